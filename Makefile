@@ -1,0 +1,128 @@
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# Fulcrum build. `make help` lists the targets; V=1 shows full commands.
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.SUFFIXES:
+.DEFAULT_GOAL := all
+
+BUILD   ?= build
+CC      ?= cc
+CLANG   ?= clang
+BPFTOOL ?= bpftool
+PKG_CONFIG ?= pkg-config
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-8s %s\n' $(1) $(2)
+endif
+
+# Recursively expanded on purpose: pkg-config runs only when a rule needs the
+# flags, which is after `make test` has installed the packages.
+CONFIG_CFLAGS = $(shell $(PKG_CONFIG) --cflags libconfig)
+CONFIG_LIBS   = $(shell $(PKG_CONFIG) --libs libconfig)
+CMOCKA_CFLAGS = $(shell $(PKG_CONFIG) --cflags cmocka)
+CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka)
+BPF_CFLAGS_PC = $(shell $(PKG_CONFIG) --cflags libbpf)
+BPF_LIBS      = $(shell $(PKG_CONFIG) --libs libbpf)
+
+WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS    ?= -O2 -g
+ALL_CFLAGS = -std=gnu11 $(WARNINGS) $(CFLAGS) -I. -I$(BUILD) -MMD -MP $(CONFIG_CFLAGS)
+# Unit tests run under AddressSanitizer and UndefinedBehaviorSanitizer; any
+# report aborts the test binary, so the suite fails.
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_CFLAGS = -std=gnu11 $(WARNINGS) -O1 -g $(SAN_FLAGS) -I. -I$(BUILD) -MMD -MP \
+	     $(CONFIG_CFLAGS) $(CMOCKA_CFLAGS) $(BPF_CFLAGS_PC)
+BPF_CLANG_FLAGS := -target bpf -g -O2 -Wall -Wextra -Werror -I.
+
+# The portable core shared by lbd, lb-dpdk, the benchmarks and the tests.
+CORE_SRCS := controlplane/maglev.c controlplane/config.c dataplane/pkt.c
+CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
+CORE_SAN_OBJS := $(CORE_SRCS:%.c=$(BUILD)/san/%.o)
+
+LBD_SRCS := controlplane/lbd.c
+LBD := $(BUILD)/lbd
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/bench_*.c))
+
+# BPF programs of the tests (the shared-header agreement checks).
+TEST_BPF_SRCS := $(wildcard tests/bpf/*.bpf.c)
+TEST_BPF_OBJS := $(TEST_BPF_SRCS:tests/bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
+TEST_BPF_SKELS := $(TEST_BPF_SRCS:tests/bpf/%.bpf.c=$(BUILD)/bpf/%.skel.h)
+BPF_TESTS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(wildcard tests/bpf/test_*.c))
+
+.PHONY: all help deps test check unit-tests bench clean format
+all: $(LBD) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) ## Build everything into build/
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
+	@echo "  Variables: V=1 (full commands), BUILD=dir, CC, CLANG, CFLAGS"
+
+deps: ## Install missing Debian packages (root)
+	$(Q)sh tools/install-deps.sh
+
+test: ## Install what is missing, build, run every test suite
+	$(Q)sh tools/install-deps.sh
+	$(Q)$(MAKE) --no-print-directory check
+
+check: $(UNIT_TESTS) $(BPF_TESTS) $(LBD) ## Run the test suites (no install step)
+	$(Q)sh tests/run-suites.sh $(UNIT_TESTS) $(BPF_TESTS)
+
+bench: $(BENCHES) ## Run the benchmark programs (figures, not pass/fail)
+	$(Q)for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+format: ## Re-indent the C sources with .clang-format
+	$(Q)clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean: ## Remove build/
+	$(Q)rm -rf $(BUILD)
+
+$(BUILD)/obj/%.o: %.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/san/%.o: %.c
+	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(SAN_CFLAGS) -c $< -o $@
+
+$(LBD): $(LBD_SRCS:%.c=$(BUILD)/obj/%.o) $(CORE_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CONFIG_LIBS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(CORE_OBJS)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CONFIG_LIBS) -lm
+
+$(BUILD)/tests/%: $(BUILD)/san/tests/unit/%.o $(CORE_SAN_OBJS)
+	$(call msg,LD-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(CMOCKA_LIBS) $(CONFIG_LIBS) -lm
+
+$(BUILD)/tests/test_bpf_%: $(BUILD)/san/tests/bpf/test_bpf_%.o $(CORE_SAN_OBJS)
+	$(call msg,LD-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(CMOCKA_LIBS) $(BPF_LIBS) $(CONFIG_LIBS)
+
+$(BUILD)/bpf/%.bpf.o: tests/bpf/%.bpf.c
+	$(call msg,CLANG-BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CLANG_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+# The BPF test loaders include their skeletons.
+$(BUILD)/san/tests/bpf/test_bpf_%.o: $(TEST_BPF_SKELS)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,32 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# Installs the Debian packages Fulcrum needs to build and test, and only those
+# missing: when everything is present it returns at once without touching apt,
+# so `make test` stays quick on a machine that has run it before.
+set -eu
+
+packages="build-essential pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+	libconfig-dev libcmocka-dev dpdk-dev libdpdk-dev iproute2 python3-scapy"
+
+missing=""
+for pkg in $packages; do
+	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+	case "$status" in
+	*"install ok installed") ;;
+	*) missing="$missing $pkg" ;;
+	esac
+done
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing Debian packages:$missing" >&2
+	echo "install-deps: run as root, or: apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086 # word splitting of the package list is wanted
+apt-get install -y -q --no-install-recommends $missing
