@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The packet core's writing half: encapsulation toward a backend (IPIP,
+ * IP6IP6, 4in6, 6in4, GUE) and the ICMP "too big" replies, over plain bytes.
+ * Called per packet by lb-dpdk's workers: no allocation, no locks, no logging.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "dataplane/pkt.h"
+
+#define PKT_DROP_NAME(name, counter, meaning) [name] = counter,
+#define PKT_DROP_MEANING(name, counter, meaning) [name] = meaning,
+static const char *const pkt_drop_names[PKT_DROP_REASON_COUNT] = {
+	[PKT_DROP_NONE] = "none",
+	PKT_DROP_REASONS(PKT_DROP_NAME)
+};
+static const char *const pkt_drop_meanings[PKT_DROP_REASON_COUNT] = {
+	[PKT_DROP_NONE] = "not dropped",
+	PKT_DROP_REASONS(PKT_DROP_MEANING)
+};
+#undef PKT_DROP_NAME
+#undef PKT_DROP_MEANING
+
+const char *pkt_drop_reason_name(enum pkt_drop_reason reason)
+{
+	return (unsigned)reason < PKT_DROP_REASON_COUNT ? pkt_drop_names[reason] : "unknown";
+}
+
+const char *pkt_drop_reason_meaning(enum pkt_drop_reason reason)
+{
+	return (unsigned)reason < PKT_DROP_REASON_COUNT ? pkt_drop_meanings[reason] : "unknown";
+}
+
+static void pkt_put_be16(__u8 *p, __u16 v)
+{
+	p[0] = (__u8)(v >> 8);
+	p[1] = (__u8)v;
+}
+
+static void pkt_put_be32(__u8 *p, __u32 v)
+{
+	p[0] = (__u8)(v >> 24);
+	p[1] = (__u8)(v >> 16);
+	p[2] = (__u8)(v >> 8);
+	p[3] = (__u8)v;
+}
+
+__u32 pkt_csum_add(__u32 sum, const void *data, __u32 len)
+{
+	const __u8 *p = data;
+	__u64 acc = sum;
+	__u32 i = 0;
+
+	for (; i + 1 < len; i += 2)
+		acc += ((__u32)p[i] << 8) | p[i + 1];
+	if (i < len)
+		acc += (__u32)p[i] << 8;
+	while (acc >> 32)
+		acc = (acc & 0xffffffffu) + (acc >> 32);
+	return (__u32)acc;
+}
+
+__u16 pkt_csum_fold(__u32 sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)sum;
+}
+
+/* Checksum of the IPv6 pseudo-header (RFC 8200 section 8.1). */
+static __u32 pkt_csum_ipv6_pseudo(const __u8 *src, const __u8 *dst, __u32 len, __u8 next)
+{
+	__u8 tail[8] = { 0 };
+
+	pkt_put_be32(tail, len);
+	tail[7] = next;
+	__u32 sum = pkt_csum_add(0, src, 16);
+	sum = pkt_csum_add(sum, dst, 16);
+	return pkt_csum_add(sum, tail, sizeof(tail));
+}
+
+static __u16 pkt_l2_length(__u8 has_vlan)
+{
+	return PKT_ETH_HLEN + (has_vlan ? PKT_VLAN_HLEN : 0);
+}
+
+__u16 pkt_encap_overhead(const struct pkt_encap_params *p)
+{
+	__u16 ip = p->outer_family == FLOW_FAMILY_IPV4 ? PKT_IPV4_HLEN : PKT_IPV6_HLEN;
+
+	return p->type == PKT_ENCAP_GUE ? ip + PKT_UDP_HLEN + PKT_GUE_HLEN : ip;
+}
+
+__u16 pkt_encap_headroom(const struct pkt_info *info, const struct pkt_encap_params *p)
+{
+	return pkt_l2_length(p->has_vlan) + pkt_encap_overhead(p) - info->l3_offset;
+}
+
+__u32 pkt_encap_frame_length(const struct pkt_info *info, const struct pkt_encap_params *p)
+{
+	return pkt_l2_length(p->has_vlan) + pkt_encap_overhead(p) + info->l3_length;
+}
+
+__u16 pkt_encap_inner_mtu(const struct pkt_encap_params *p)
+{
+	__u16 overhead = pkt_encap_overhead(p);
+
+	return p->mtu > overhead ? p->mtu - overhead : 0;
+}
+
+enum pkt_encap_status pkt_encap_check(const struct pkt_info *info, const struct pkt_encap_params *p)
+{
+	if ((__u32)pkt_encap_overhead(p) + info->l3_length <= p->mtu)
+		return PKT_ENCAP_OK;
+	if (info->flags & PKT_F_ICMP_ERROR)
+		return PKT_ENCAP_TOO_BIG_DROP;
+	if (info->tuple.family == FLOW_FAMILY_IPV4 && !(info->flags & PKT_F_DF))
+		return PKT_ENCAP_TOO_BIG_FRAGMENT;
+	return PKT_ENCAP_TOO_BIG_REPLY;
+}
+
+/*
+ * Decrements the inner TTL / hop limit: the balancer is a hop (RFC 2003
+ * section 3.1). The IPv4 checksum is updated incrementally (RFC 1624, eqn. 3)
+ * rather than recomputed over options.
+ */
+static void pkt_inner_decrement_ttl(__u8 *inner, __u8 family)
+{
+	if (family == FLOW_FAMILY_IPV6) {
+		inner[7]--;
+		return;
+	}
+	__u16 old_word = pkt_get_be16(inner + 8); /* TTL and protocol */
+	inner[8]--;
+	__u16 new_word = pkt_get_be16(inner + 8);
+	__u32 sum = (__u16)~pkt_get_be16(inner + 10);
+	sum += (__u16)~old_word;
+	sum += new_word;
+	pkt_put_be16(inner + 10, (__u16)~pkt_csum_fold(sum));
+}
+
+void pkt_encap_write(__u8 *out, const struct pkt_info *info, const struct pkt_encap_params *p,
+		     __u32 flow_hash)
+{
+	const __u16 l2_len = pkt_l2_length(p->has_vlan);
+	const __u16 overhead = pkt_encap_overhead(p);
+	const __u8 inner_family = info->tuple.family;
+	const __u8 inner_proto = inner_family == FLOW_FAMILY_IPV4 ? PKT_PROTO_IPIP : PKT_PROTO_IPV6;
+	const __u8 outer_proto = p->type == PKT_ENCAP_GUE ? PKT_PROTO_UDP : inner_proto;
+	__u8 *outer = out + l2_len;
+	__u8 *inner = outer + overhead;
+	__u16 ip_len;
+
+	pkt_inner_decrement_ttl(inner, inner_family);
+
+	memcpy(out, p->dst_mac, 6);
+	memcpy(out + 6, p->src_mac, 6);
+	if (p->has_vlan) {
+		pkt_put_be16(out + 12, PKT_ETH_P_8021Q);
+		pkt_put_be16(out + 14, p->vlan_tci);
+	}
+	pkt_put_be16(out + l2_len - 2,
+		     p->outer_family == FLOW_FAMILY_IPV4 ? PKT_ETH_P_IPV4 : PKT_ETH_P_IPV6);
+
+	if (p->outer_family == FLOW_FAMILY_IPV4) {
+		ip_len = PKT_IPV4_HLEN;
+		outer[0] = 0x45;
+		outer[1] = info->tos; /* DSCP and ECN carried over (RFC 6040 normal mode) */
+		pkt_put_be16(outer + 2, (__u16)(overhead + info->l3_length));
+		/* An IPv4 inner packet lends its ID, so fragments of the outer
+		 * packet stay distinguishable; IPv6 inside is never fragmented. */
+		if (inner_family == FLOW_FAMILY_IPV4)
+			memcpy(outer + 4, inner + 4, 2);
+		else
+			pkt_put_be16(outer + 4, 0);
+		pkt_put_be16(outer + 6, (info->flags & PKT_F_DF) ? 0x4000 : 0);
+		outer[8] = PKT_OUTER_TTL;
+		outer[9] = outer_proto;
+		pkt_put_be16(outer + 10, 0);
+		memcpy(outer + 12, p->outer_src, 4);
+		memcpy(outer + 16, p->outer_dst, 4);
+		pkt_put_be16(outer + 10, (__u16)~pkt_csum_fold(pkt_csum_add(0, outer, PKT_IPV4_HLEN)));
+	} else {
+		ip_len = PKT_IPV6_HLEN;
+		pkt_put_be32(outer, (6u << 28) | ((__u32)info->tos << 20) |
+					    flow_hash_ipv6_flow_label(flow_hash));
+		pkt_put_be16(outer + 4, (__u16)(overhead - PKT_IPV6_HLEN + info->l3_length));
+		outer[6] = outer_proto;
+		outer[7] = PKT_OUTER_TTL;
+		memcpy(outer + 8, p->outer_src, 16);
+		memcpy(outer + 24, p->outer_dst, 16);
+	}
+
+	if (p->type == PKT_ENCAP_GUE) {
+		__u8 *udp = outer + ip_len;
+		__u8 *gue = udp + PKT_UDP_HLEN;
+		__u16 udp_len = PKT_UDP_HLEN + PKT_GUE_HLEN + info->l3_length;
+
+		pkt_put_be16(udp, flow_hash_gue_source_port(flow_hash));
+		memcpy(udp + 2, &p->gue_port, 2);
+		pkt_put_be16(udp + 4, udp_len);
+		pkt_put_be16(udp + 6, 0);
+		/* GUE variant 0, no options: version 0, C 0, hlen 0, proto. */
+		gue[0] = 0;
+		gue[1] = inner_proto;
+		gue[2] = 0;
+		gue[3] = 0;
+		/* A zero UDP checksum is valid over IPv4; over IPv6 it is only
+		 * for receivers configured for it (RFC 6935), so compute it. */
+		if (p->outer_family == FLOW_FAMILY_IPV6) {
+			__u32 sum = pkt_csum_ipv6_pseudo(outer + 8, outer + 24, udp_len,
+							 PKT_PROTO_UDP);
+			__u16 csum = (__u16)~pkt_csum_fold(pkt_csum_add(sum, udp, udp_len));
+			pkt_put_be16(udp + 6, csum ? csum : 0xffff);
+		}
+	}
+}
+
+int pkt_encap(__u8 *frame, __u32 frame_len, __u32 headroom, const struct pkt_info *info,
+	      const struct pkt_encap_params *p, __u32 flow_hash, __u8 **out, __u32 *out_len)
+{
+	__u16 grow = pkt_encap_headroom(info, p);
+	enum pkt_encap_status status;
+
+	if ((__u32)info->l3_offset + info->l3_length > frame_len)
+		return -EINVAL;
+	status = pkt_encap_check(info, p);
+	if (status != PKT_ENCAP_OK)
+		return (int)status;
+	if (grow > headroom)
+		return -ENOSPC;
+	*out = frame - grow;
+	*out_len = pkt_encap_frame_length(info, p);
+	pkt_encap_write(*out, info, p, flow_hash);
+	return PKT_ENCAP_OK;
+}
+
+__u32 pkt_icmp_too_big(const __u8 *frame, const struct pkt_info *info, __u16 mtu, __u8 *out,
+		       __u32 out_size)
+{
+	const __u8 *ip = frame + info->l3_offset;
+	const __u16 l2_len = info->l3_offset;
+	const int v4 = info->tuple.family == FLOW_FAMILY_IPV4;
+	/* RFC 1812 4.3.2.3: at most 576 bytes in all; RFC 4443 2.4(c): at most
+	 * the IPv6 minimum MTU, 1280. */
+	const __u32 limit = v4 ? 576 : 1280;
+	const __u32 ip_hlen = v4 ? PKT_IPV4_HLEN : PKT_IPV6_HLEN;
+	__u32 quote = info->l3_length;
+
+	if (quote > limit - ip_hlen - PKT_ICMP_HLEN)
+		quote = limit - ip_hlen - PKT_ICMP_HLEN;
+	__u32 total = l2_len + ip_hlen + PKT_ICMP_HLEN + quote;
+	if (total > out_size)
+		return 0;
+
+	/* Back the way the packet came: swap the Ethernet addresses, keep the
+	 * VLAN tag and EtherType. */
+	memcpy(out, frame + 6, 6);
+	memcpy(out + 6, frame, 6);
+	memcpy(out + 12, frame + 12, l2_len - 12);
+
+	__u8 *rip = out + l2_len;
+	__u8 *icmp = rip + ip_hlen;
+	__u32 icmp_len = PKT_ICMP_HLEN + quote;
+
+	memcpy(icmp + PKT_ICMP_HLEN, ip, quote);
+	if (v4) {
+		rip[0] = 0x45;
+		rip[1] = 0xc0; /* internetwork control, as routers send errors */
+		pkt_put_be16(rip + 2, (__u16)(ip_hlen + icmp_len));
+		pkt_put_be32(rip + 4, 0);
+		rip[8] = PKT_OUTER_TTL;
+		rip[9] = PKT_PROTO_ICMP;
+		pkt_put_be16(rip + 10, 0);
+		memcpy(rip + 12, ip + 16, 4); /* from the VIP */
+		memcpy(rip + 16, ip + 12, 4); /* to the client */
+		pkt_put_be16(rip + 10, (__u16)~pkt_csum_fold(pkt_csum_add(0, rip, PKT_IPV4_HLEN)));
+		icmp[0] = 3; /* destination unreachable */
+		icmp[1] = 4; /* fragmentation needed and DF set (RFC 1191) */
+		pkt_put_be16(icmp + 2, 0);
+		pkt_put_be16(icmp + 4, 0);
+		pkt_put_be16(icmp + 6, mtu);
+		pkt_put_be16(icmp + 2, (__u16)~pkt_csum_fold(pkt_csum_add(0, icmp, icmp_len)));
+	} else {
+		pkt_put_be32(rip, 6u << 28);
+		pkt_put_be16(rip + 4, (__u16)icmp_len);
+		rip[6] = PKT_PROTO_ICMPV6;
+		rip[7] = PKT_OUTER_TTL;
+		memcpy(rip + 8, ip + 24, 16);
+		memcpy(rip + 24, ip + 8, 16);
+		icmp[0] = 2; /* packet too big */
+		icmp[1] = 0;
+		pkt_put_be16(icmp + 2, 0);
+		pkt_put_be32(icmp + 4, mtu);
+		__u32 sum = pkt_csum_ipv6_pseudo(rip + 8, rip + 24, icmp_len, PKT_PROTO_ICMPV6);
+		pkt_put_be16(icmp + 2, (__u16)~pkt_csum_fold(pkt_csum_add(sum, icmp, icmp_len)));
+	}
+	return total;
+}
