@@ -30,7 +30,9 @@ CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka)
 BPF_CFLAGS_PC = $(shell $(PKG_CONFIG) --cflags libbpf)
 BPF_LIBS      = $(shell $(PKG_CONFIG) --libs libbpf)
 
-WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+# Messages and paths are cut to their buffers on purpose: no format-truncation.
+WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	     -Wno-format-truncation
 CFLAGS    ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 $(WARNINGS) $(CFLAGS) -I. -I$(BUILD) -MMD -MP $(CONFIG_CFLAGS)
 # Unit tests run under AddressSanitizer and UndefinedBehaviorSanitizer; any
@@ -41,7 +43,7 @@ SAN_CFLAGS = -std=gnu11 $(WARNINGS) -O1 -g $(SAN_FLAGS) -I. -I$(BUILD) -MMD -MP 
 BPF_CLANG_FLAGS := -target bpf -g -O2 -Wall -Wextra -Werror -I.
 
 # The portable core shared by lbd, lb-dpdk, the benchmarks and the tests.
-CORE_SRCS := controlplane/maglev.c controlplane/config.c dataplane/pkt.c
+CORE_SRCS := controlplane/maglev.c controlplane/conf.c dataplane/pkt.c
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 CORE_SAN_OBJS := $(CORE_SRCS:%.c=$(BUILD)/san/%.o)
 

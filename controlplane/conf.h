@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Fulcrum's configuration: the libconfig file of config/fulcrum.conf, loaded
+ * and validated into plain structs. Every rejection names file:line, the key
+ * and the offending value; loading never stops at the first error, so an
+ * operator sees them all at once (lbd -t).
+ */
+#ifndef FULCRUM_CONF_H
+#define FULCRUM_CONF_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+
+#include "dataplane/pkt.h"
+
+#define CONF_NAME_MAX        64
+#define CONF_PATH_MAX        256
+#define CONF_ERRORS_MAX      64
+#define CONF_ERROR_LEN       320
+#define CONF_HTTP_EXPECT_MAX 16
+#define CONF_PORT_ADDRS_MAX  8
+#define CONF_DPDK_PORTS_MAX  16
+#define CONF_EAL_ARGS_MAX    32
+#define CONF_LCORES_MAX      64
+#define CONF_XDP_IFACES_MAX  16
+#define CONF_WEIGHT_MAX      256
+
+enum conf_mode { CONF_MODE_AUTO, CONF_MODE_DPDK, CONF_MODE_XDP };
+enum conf_health_type { CONF_HEALTH_NONE, CONF_HEALTH_TCP, CONF_HEALTH_HTTP };
+enum conf_admin_state { CONF_ADMIN_READY, CONF_ADMIN_DRAIN, CONF_ADMIN_MAINT };
+enum conf_log_level { CONF_LOG_ERROR, CONF_LOG_WARNING, CONF_LOG_INFO, CONF_LOG_DEBUG };
+
+/* An IP address; family 0 means "not set". Network byte order. */
+struct conf_addr {
+	__u8 family; /* FLOW_FAMILY_IPV4 / FLOW_FAMILY_IPV6 */
+	__be32 addr[4];
+};
+
+struct conf_prefix {
+	struct conf_addr addr;
+	__u8 length;
+};
+
+struct conf_health {
+	enum conf_health_type type;
+	__u32 interval_ms;      /* between checks while the state is steady and up */
+	__u32 fast_interval_ms; /* while a state change is being confirmed */
+	__u32 down_interval_ms; /* while down */
+	__u32 timeout_ms;
+	__u32 rise, fall;       /* consecutive results that change the state */
+	__u32 jitter_pct;       /* random spread of each interval, in percent */
+	__u16 port;             /* 0: the backend's port */
+	char http_path[CONF_PATH_MAX];
+	char http_host[CONF_PATH_MAX]; /* empty: the backend's address */
+	__u16 http_expect[CONF_HTTP_EXPECT_MAX];
+	__u32 http_expect_count;
+	__u16 agent_port; /* 0: no agent check */
+	__u32 agent_interval_ms;
+};
+
+struct conf_backend {
+	char name[CONF_NAME_MAX];
+	struct conf_addr addr;
+	__u16 port; /* host order */
+	__u32 weight;
+	enum conf_admin_state state;
+	int line;
+};
+
+struct conf_vip {
+	char name[CONF_NAME_MAX];
+	__u8 proto; /* PKT_PROTO_TCP / PKT_PROTO_UDP */
+	struct conf_addr addr;
+	__u16 port; /* host order */
+	__u32 table_size;
+	__u32 min_up;
+	struct conf_health health;
+	struct conf_backend *backends;
+	__u32 backend_count;
+	int line;
+};
+
+struct conf_dpdk_port {
+	char name[CONF_NAME_MAX];
+	char device[CONF_PATH_MAX]; /* PCI address, or a virtual device's devargs */
+	__u16 rx_queues, tx_queues;
+	__u16 rx_desc, tx_desc;
+	__u16 mtu;
+	struct conf_prefix addresses[CONF_PORT_ADDRS_MAX];
+	__u32 address_count;
+};
+
+struct conf_dpdk {
+	bool present;
+	char *eal_args[CONF_EAL_ARGS_MAX];
+	__u32 eal_arg_count;
+	__u16 worker_lcores[CONF_LCORES_MAX];
+	__u32 worker_lcore_count;
+	__u32 mbufs;
+	__u32 mbuf_cache;
+	char control_socket[CONF_PATH_MAX];
+	struct conf_dpdk_port ports[CONF_DPDK_PORTS_MAX];
+	__u32 port_count;
+};
+
+struct conf_xdp {
+	bool present;
+	char interfaces[CONF_XDP_IFACES_MAX][16];
+	__u32 interface_count;
+	bool generic; /* attach_mode = "generic" */
+	char pin_path[CONF_PATH_MAX];
+};
+
+struct conf_dataplane {
+	enum conf_mode mode;
+	enum pkt_encap_type encap;
+	__u16 gue_port;
+	struct conf_addr encap_source_v4, encap_source_v6;
+	__u32 flow_table_size;
+	__u32 tcp_idle_timeout_s, udp_idle_timeout_s;
+	bool has_gateway_mac;
+	__u8 gateway_mac[6];
+	struct conf_dpdk dpdk;
+	struct conf_xdp xdp;
+};
+
+struct conf_global {
+	char control_socket[CONF_PATH_MAX];
+	char state_file[CONF_PATH_MAX];
+	char metrics_listen[CONF_PATH_MAX];
+	enum conf_log_level log_level;
+};
+
+struct conf {
+	char source[CONF_PATH_MAX];
+	struct conf_global global;
+	struct conf_dataplane dataplane;
+	struct conf_health health_defaults;
+	struct conf_vip *vips;
+	__u32 vip_count;
+};
+
+/* What went wrong, one "file:line: key: message" line each. */
+struct conf_errors {
+	char messages[CONF_ERRORS_MAX][CONF_ERROR_LEN];
+	__u32 count;
+	__u32 dropped; /* errors beyond CONF_ERRORS_MAX, counted only */
+};
+
+/*
+ * Reads and validates the file at path. Returns a new config, or NULL with
+ * errno set (EINVAL: the file is invalid, errors holds every message; ENOMEM)
+ * and nothing else changed — a caller keeps running its old config.
+ */
+struct conf *conf_load(const char *path, struct conf_errors *errors);
+
+void conf_destroy(struct conf *cfg);
+
+/* Total backends over all VIPs. */
+__u32 conf_backend_count(const struct conf *cfg);
+
+/* Text of an address (INET6_ADDRSTRLEN bytes is enough). */
+const char *conf_fmt_addr(const struct conf_addr *a, char *buf, __u32 size);
+
+/* Parses an IPv4 or IPv6 address. Returns 0 or -EINVAL. */
+int conf_parse_addr(const char *text, struct conf_addr *out);
+
+#endif /* FULCRUM_CONF_H */
