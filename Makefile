@@ -40,7 +40,9 @@ ALL_CFLAGS = -std=gnu11 $(WARNINGS) $(CFLAGS) -I. -I$(BUILD) -MMD -MP $(CONFIG_C
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_CFLAGS = -std=gnu11 $(WARNINGS) -O1 -g $(SAN_FLAGS) -I. -I$(BUILD) -MMD -MP \
 	     $(CONFIG_CFLAGS) $(CMOCKA_CFLAGS) $(BPF_CFLAGS_PC)
-BPF_CLANG_FLAGS := -target bpf -g -O2 -Wall -Wextra -Werror -I.
+# clang -target bpf does not search the multiarch directory that holds asm/.
+BPF_CLANG_FLAGS = -target bpf -g -O2 -Wall -Wextra -Werror -I. \
+		  -idirafter /usr/include/$(shell $(CC) -dumpmachine)
 
 # The portable core shared by lbd, lb-dpdk, the benchmarks and the tests.
 CORE_SRCS := controlplane/maglev.c controlplane/conf.c dataplane/pkt.c
@@ -124,7 +126,8 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
-# The BPF test loaders include their skeletons.
-$(BUILD)/san/tests/bpf/test_bpf_%.o: $(TEST_BPF_SKELS)
+# The BPF test loaders include their skeletons (explicit targets: a pattern
+# rule without a recipe would cancel the compile rule instead).
+$(BPF_TESTS:$(BUILD)/tests/%=$(BUILD)/san/tests/bpf/%.o): $(TEST_BPF_SKELS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

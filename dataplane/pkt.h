@@ -102,6 +102,16 @@ static __always_inline __u16 pkt_get_be16(const __u8 *p)
 	return (__u16)(((__u16)p[0] << 8) | p[1]);
 }
 
+/*
+ * True when the n bytes at p lie inside the datagram (limit) and the frame
+ * (data_end). In C the second test is redundant once the IP length was
+ * checked; the BPF verifier, though, learns bounds only from data_end.
+ */
+static __always_inline int pkt_fits(const __u8 *p, __u32 n, const void *limit, const void *data_end)
+{
+	return p + n <= (const __u8 *)limit && p + n <= (const __u8 *)data_end;
+}
+
 static __always_inline enum pkt_verdict pkt_drop(struct pkt_info *info, enum pkt_drop_reason why)
 {
 	info->drop_reason = (__u8)why;
@@ -134,10 +144,11 @@ static __always_inline void pkt_copy_port(__be16 *dst, const __u8 *src)
  * Follows IPv6 extension headers from *next / *pos. Contract: returns 0 with
  * *next the upper-layer protocol and *pos its first byte, or a drop reason.
  * *frag_offset and *more_fragments are set from a fragment header if one is
- * met. limit bounds the reads (data_end, or the end of a quoted packet).
+ * met. Reads stay below limit (the datagram's end) and data_end.
  */
-static __always_inline int pkt_ipv6_skip_ext(const __u8 **pos, const void *limit, __u8 *next,
-					     __u16 *frag_offset, int *more_fragments)
+static __always_inline int pkt_ipv6_skip_ext(const __u8 **pos, const void *limit,
+					     const void *data_end, __u8 *next, __u16 *frag_offset,
+					     int *more_fragments)
 {
 	int i;
 
@@ -149,26 +160,26 @@ static __always_inline int pkt_ipv6_skip_ext(const __u8 **pos, const void *limit
 		case 0:  /* hop-by-hop options */
 		case 43: /* routing */
 		case 60: /* destination options */
-			if (p + 2 > (const __u8 *)limit)
+			if (!pkt_fits(p, 2, limit, data_end))
 				return PKT_DROP_TRUNCATED;
 			len = ((__u32)p[1] + 1) * 8;
 			break;
 		case 44: /* fragment */
-			if (p + 8 > (const __u8 *)limit)
+			if (!pkt_fits(p, 8, limit, data_end))
 				return PKT_DROP_TRUNCATED;
 			len = 8;
 			*frag_offset = (__u16)(pkt_get_be16(p + 2) >> 3);
 			*more_fragments = p[3] & 1;
 			break;
 		case 51: /* authentication header */
-			if (p + 2 > (const __u8 *)limit)
+			if (!pkt_fits(p, 2, limit, data_end))
 				return PKT_DROP_TRUNCATED;
 			len = ((__u32)p[1] + 2) * 4;
 			break;
 		default:
 			return 0;
 		}
-		if (p + len > (const __u8 *)limit)
+		if (!pkt_fits(p, len, limit, data_end))
 			return PKT_DROP_TRUNCATED;
 		*next = p[0];
 		*pos = p + len;
@@ -188,10 +199,12 @@ static __always_inline int pkt_ipv6_skip_ext(const __u8 **pos, const void *limit
  * Parses the packet an ICMP error quotes: the datagram a backend sent from the
  * VIP to the client. Contract: returns PKT_VERDICT_CANDIDATE with info->tuple
  * set to the original flow (client -> VIP), NOT_OURS when the quoted packet is
- * not TCP/UDP, or DROP. q points at the quoted IP header; end bounds it.
+ * not TCP/UDP, or DROP. q points at the quoted IP header; end (the error's
+ * own datagram end) and data_end bound it.
  */
 static __always_inline enum pkt_verdict pkt_parse_quoted(const __u8 *q, const void *end,
-							  __u8 family, struct pkt_info *info)
+							  const void *data_end, __u8 family,
+							  struct pkt_info *info)
 {
 	struct flow_tuple *t = &info->tuple;
 	const __u8 *l4;
@@ -199,7 +212,7 @@ static __always_inline enum pkt_verdict pkt_parse_quoted(const __u8 *q, const vo
 	int fragment;
 
 	if (family == FLOW_FAMILY_IPV4) {
-		if (q + PKT_IPV4_HLEN > (const __u8 *)end || (q[0] >> 4) != 4 || (q[0] & 0xf) < 5)
+		if (!pkt_fits(q, PKT_IPV4_HLEN, end, data_end) || (q[0] >> 4) != 4 || (q[0] & 0xf) < 5)
 			return pkt_drop(info, PKT_DROP_ICMP_BAD_QUOTE);
 		l4 = q + (q[0] & 0xf) * 4;
 		proto = q[9];
@@ -210,13 +223,13 @@ static __always_inline enum pkt_verdict pkt_parse_quoted(const __u8 *q, const vo
 		__u16 frag_offset = 0;
 		int more = 0, err;
 
-		if (q + PKT_IPV6_HLEN > (const __u8 *)end || (q[0] >> 4) != 6)
+		if (!pkt_fits(q, PKT_IPV6_HLEN, end, data_end) || (q[0] >> 4) != 6)
 			return pkt_drop(info, PKT_DROP_ICMP_BAD_QUOTE);
 		proto = q[6];
 		pkt_copy_addr(t->src_addr, q + 24, 4);
 		pkt_copy_addr(t->dst_addr, q + 8, 4);
 		l4 = q + PKT_IPV6_HLEN;
-		err = pkt_ipv6_skip_ext(&l4, end, &proto, &frag_offset, &more);
+		err = pkt_ipv6_skip_ext(&l4, end, data_end, &proto, &frag_offset, &more);
 		if (err)
 			return pkt_drop(info, PKT_DROP_ICMP_BAD_QUOTE);
 		fragment = frag_offset != 0;
@@ -231,7 +244,7 @@ static __always_inline enum pkt_verdict pkt_parse_quoted(const __u8 *q, const vo
 		info->flags |= PKT_F_FRAGMENT;
 		return PKT_VERDICT_CANDIDATE;
 	}
-	if (l4 + 4 > (const __u8 *)end)
+	if (!pkt_fits(l4, 4, end, data_end))
 		return pkt_drop(info, PKT_DROP_ICMP_BAD_QUOTE);
 	pkt_copy_port(&t->src_port, l4 + 2);
 	pkt_copy_port(&t->dst_port, l4);
@@ -243,18 +256,19 @@ static __always_inline enum pkt_verdict pkt_parse_quoted(const __u8 *q, const vo
  * CANDIDATE, or DROP. l4 .. l3_end is the transport segment.
  */
 static __always_inline enum pkt_verdict pkt_parse_l4(const __u8 *l4, const __u8 *l3_end,
-						      __u8 proto, struct pkt_info *info)
+						      const void *data_end, __u8 proto,
+						      struct pkt_info *info)
 {
 	struct flow_tuple *t = &info->tuple;
 
 	if (proto == PKT_PROTO_TCP) {
-		if (l4 + PKT_TCP_HLEN > l3_end)
+		if (!pkt_fits(l4, PKT_TCP_HLEN, l3_end, data_end))
 			return pkt_drop(info, PKT_DROP_TRUNCATED);
 		if ((l4[12] >> 4) < 5 || l4 + (l4[12] >> 4) * 4 > l3_end)
 			return pkt_drop(info, PKT_DROP_BAD_L4_LENGTH);
 		info->tcp_flags = l4[13];
 	} else {
-		if (l4 + PKT_UDP_HLEN > l3_end)
+		if (!pkt_fits(l4, PKT_UDP_HLEN, l3_end, data_end))
 			return pkt_drop(info, PKT_DROP_TRUNCATED);
 		__u16 udp_len = pkt_get_be16(l4 + 4);
 		if (udp_len < PKT_UDP_HLEN || l4 + udp_len > l3_end)
@@ -314,14 +328,15 @@ static __always_inline enum pkt_verdict pkt_parse_ipv4(const __u8 *ip, const voi
 		return PKT_VERDICT_CANDIDATE;
 	}
 	if (proto == PKT_PROTO_TCP || proto == PKT_PROTO_UDP)
-		return pkt_parse_l4(l4, l3_end, proto, info);
+		return pkt_parse_l4(l4, l3_end, data_end, proto, info);
 	if (proto == PKT_PROTO_ICMP) {
-		if (l4 + PKT_ICMP_HLEN > l3_end)
+		if (!pkt_fits(l4, PKT_ICMP_HLEN, l3_end, data_end))
 			return pkt_drop(info, PKT_DROP_TRUNCATED);
 		/* Destination unreachable (incl. fragmentation needed), time
 		 * exceeded, parameter problem: errors that quote a packet. */
 		if (l4[0] == 3 || l4[0] == 11 || l4[0] == 12)
-			return pkt_parse_quoted(l4 + PKT_ICMP_HLEN, l3_end, FLOW_FAMILY_IPV4, info);
+			return pkt_parse_quoted(l4 + PKT_ICMP_HLEN, l3_end, data_end,
+						FLOW_FAMILY_IPV4, info);
 	}
 	return PKT_VERDICT_NOT_OURS;
 }
@@ -356,7 +371,7 @@ static __always_inline enum pkt_verdict pkt_parse_ipv6(const __u8 *ip, const voi
 	info->hop_limit = ip[7];
 	info->flags |= PKT_F_DF;
 
-	err = pkt_ipv6_skip_ext(&l4, l3_end, &proto, &frag_offset, &more_fragments);
+	err = pkt_ipv6_skip_ext(&l4, l3_end, data_end, &proto, &frag_offset, &more_fragments);
 	if (err)
 		return pkt_drop(info, (enum pkt_drop_reason)err);
 	t->proto = proto;
@@ -369,14 +384,15 @@ static __always_inline enum pkt_verdict pkt_parse_ipv6(const __u8 *ip, const voi
 		return PKT_VERDICT_CANDIDATE;
 	}
 	if (proto == PKT_PROTO_TCP || proto == PKT_PROTO_UDP)
-		return pkt_parse_l4(l4, l3_end, proto, info);
+		return pkt_parse_l4(l4, l3_end, data_end, proto, info);
 	if (proto == PKT_PROTO_ICMPV6) {
-		if (l4 + PKT_ICMP_HLEN > l3_end)
+		if (!pkt_fits(l4, PKT_ICMP_HLEN, l3_end, data_end))
 			return pkt_drop(info, PKT_DROP_TRUNCATED);
 		/* Destination unreachable, packet too big, time exceeded,
 		 * parameter problem. */
 		if (l4[0] >= 1 && l4[0] <= 4)
-			return pkt_parse_quoted(l4 + PKT_ICMP_HLEN, l3_end, FLOW_FAMILY_IPV6, info);
+			return pkt_parse_quoted(l4 + PKT_ICMP_HLEN, l3_end, data_end,
+						FLOW_FAMILY_IPV6, info);
 	}
 	return PKT_VERDICT_NOT_OURS;
 }
