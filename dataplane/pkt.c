@@ -4,6 +4,7 @@
  * IP6IP6, 4in6, 6in4, GUE) and the ICMP "too big" replies, over plain bytes.
  * Called per packet by lb-dpdk's workers: no allocation, no locks, no logging.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 
@@ -46,26 +47,52 @@ static void pkt_put_be32(__u8 *p, __u32 v)
 	p[3] = (__u8)v;
 }
 
+/*
+ * Ones'-complement sums are the same whatever the byte order they are taken
+ * in (RFC 1071 section 2(B)), so words are summed as the CPU loads them and
+ * the result is stored back the same way: no swapping, 4 bytes per add.
+ */
 __u32 pkt_csum_add(__u32 sum, const void *data, __u32 len)
 {
 	const __u8 *p = data;
 	__u64 acc = sum;
 	__u32 i = 0;
 
-	for (; i + 1 < len; i += 2)
-		acc += ((__u32)p[i] << 8) | p[i + 1];
-	if (i < len)
-		acc += (__u32)p[i] << 8;
-	while (acc >> 32)
-		acc = (acc & 0xffffffffu) + (acc >> 32);
+	for (; i + 4 <= len; i += 4) {
+		__u32 w;
+		memcpy(&w, p + i, 4);
+		acc += w;
+	}
+	if (i + 2 <= len) {
+		__u16 w;
+		memcpy(&w, p + i, 2);
+		acc += w;
+		i += 2;
+	}
+	if (i < len) {
+		__u8 tail[2] = { p[i], 0 }; /* pad with a zero byte (RFC 1071) */
+		__u16 w;
+		memcpy(&w, tail, 2);
+		acc += w;
+	}
+	acc = (acc & 0xffffffffu) + (acc >> 32);
+	acc = (acc & 0xffffffffu) + (acc >> 32);
 	return (__u32)acc;
 }
 
 __u16 pkt_csum_fold(__u32 sum)
 {
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
 	return (__u16)sum;
+}
+
+/* Stores the checksum of a pkt_csum_add() sum at p, in the sum's byte order. */
+static void pkt_csum_store(__u8 *p, __u32 sum)
+{
+	__u16 csum = (__u16)~pkt_csum_fold(sum);
+
+	memcpy(p, &csum, 2);
 }
 
 /* Checksum of the IPv6 pseudo-header (RFC 8200 section 8.1). */
@@ -131,13 +158,40 @@ static void pkt_inner_decrement_ttl(__u8 *inner, __u8 family)
 		inner[7]--;
 		return;
 	}
+	/* Computed from the values read, never re-read after a write: a load
+	 * of bytes just stored stalls on store forwarding. */
 	__u16 old_word = pkt_get_be16(inner + 8); /* TTL and protocol */
-	inner[8]--;
-	__u16 new_word = pkt_get_be16(inner + 8);
+	__u16 new_word = (__u16)(old_word - 0x0100);
 	__u32 sum = (__u16)~pkt_get_be16(inner + 10);
 	sum += (__u16)~old_word;
 	sum += new_word;
+	inner[8] = (__u8)(new_word >> 8);
 	pkt_put_be16(inner + 10, (__u16)~pkt_csum_fold(sum));
+}
+
+/*
+ * Writes a 20-byte IPv4 header without options. The header is assembled and
+ * summed in registers, then stored once: summing it back from memory would
+ * reload bytes just written, which costs a store-forwarding stall per word.
+ */
+static void pkt_write_ipv4_header(__u8 *ip, __u8 tos, __u16 total_length, const __u8 *id,
+				  __u16 frag, __u8 proto, const __be32 *src, const __be32 *dst)
+{
+	__be32 words[5];
+	__u16 id_value;
+	__u64 sum = 0;
+
+	memcpy(&id_value, id, 2);
+	words[0] = htonl(0x45000000u | (__u32)tos << 16 | total_length);
+	words[1] = htonl((__u32)ntohs(id_value) << 16 | frag);
+	words[2] = htonl((__u32)PKT_OUTER_TTL << 24 | (__u32)proto << 16);
+	words[3] = src[0];
+	words[4] = dst[0];
+	for (int i = 0; i < 5; i++)
+		sum += words[i];
+	sum = (sum & 0xffffffffu) + (sum >> 32);
+	memcpy(ip, words, sizeof(words));
+	pkt_csum_store(ip + 10, (__u32)sum + (__u32)(sum >> 32));
 }
 
 void pkt_encap_write(__u8 *out, const struct pkt_info *info, const struct pkt_encap_params *p,
@@ -164,23 +218,15 @@ void pkt_encap_write(__u8 *out, const struct pkt_info *info, const struct pkt_en
 		     p->outer_family == FLOW_FAMILY_IPV4 ? PKT_ETH_P_IPV4 : PKT_ETH_P_IPV6);
 
 	if (p->outer_family == FLOW_FAMILY_IPV4) {
+		static const __u8 no_id[2] = { 0, 0 };
 		ip_len = PKT_IPV4_HLEN;
-		outer[0] = 0x45;
-		outer[1] = info->tos; /* DSCP and ECN carried over (RFC 6040 normal mode) */
-		pkt_put_be16(outer + 2, (__u16)(overhead + info->l3_length));
-		/* An IPv4 inner packet lends its ID, so fragments of the outer
-		 * packet stay distinguishable; IPv6 inside is never fragmented. */
-		if (inner_family == FLOW_FAMILY_IPV4)
-			memcpy(outer + 4, inner + 4, 2);
-		else
-			pkt_put_be16(outer + 4, 0);
-		pkt_put_be16(outer + 6, (info->flags & PKT_F_DF) ? 0x4000 : 0);
-		outer[8] = PKT_OUTER_TTL;
-		outer[9] = outer_proto;
-		pkt_put_be16(outer + 10, 0);
-		memcpy(outer + 12, p->outer_src, 4);
-		memcpy(outer + 16, p->outer_dst, 4);
-		pkt_put_be16(outer + 10, (__u16)~pkt_csum_fold(pkt_csum_add(0, outer, PKT_IPV4_HLEN)));
+		/* DSCP and ECN carried over (RFC 6040 normal mode). An IPv4
+		 * inner packet lends its ID, so fragments of the outer packet
+		 * stay distinguishable; IPv6 inside is never fragmented. */
+		pkt_write_ipv4_header(outer, info->tos, (__u16)(overhead + info->l3_length),
+				      inner_family == FLOW_FAMILY_IPV4 ? inner + 4 : no_id,
+				      (info->flags & PKT_F_DF) ? 0x4000 : 0, outer_proto,
+				      p->outer_src, p->outer_dst);
 	} else {
 		ip_len = PKT_IPV6_HLEN;
 		pkt_put_be32(outer, (6u << 28) | ((__u32)info->tos << 20) |
@@ -212,7 +258,10 @@ void pkt_encap_write(__u8 *out, const struct pkt_info *info, const struct pkt_en
 			__u32 sum = pkt_csum_ipv6_pseudo(outer + 8, outer + 24, udp_len,
 							 PKT_PROTO_UDP);
 			__u16 csum = (__u16)~pkt_csum_fold(pkt_csum_add(sum, udp, udp_len));
-			pkt_put_be16(udp + 6, csum ? csum : 0xffff);
+			/* Zero means "no checksum" in UDP: send its other form. */
+			if (csum == 0)
+				csum = 0xffff;
+			memcpy(udp + 6, &csum, 2);
 		}
 	}
 }
@@ -275,13 +324,13 @@ __u32 pkt_icmp_too_big(const __u8 *frame, const struct pkt_info *info, __u16 mtu
 		pkt_put_be16(rip + 10, 0);
 		memcpy(rip + 12, ip + 16, 4); /* from the VIP */
 		memcpy(rip + 16, ip + 12, 4); /* to the client */
-		pkt_put_be16(rip + 10, (__u16)~pkt_csum_fold(pkt_csum_add(0, rip, PKT_IPV4_HLEN)));
+		pkt_csum_store(rip + 10, pkt_csum_add(0, rip, PKT_IPV4_HLEN));
 		icmp[0] = 3; /* destination unreachable */
 		icmp[1] = 4; /* fragmentation needed and DF set (RFC 1191) */
 		pkt_put_be16(icmp + 2, 0);
 		pkt_put_be16(icmp + 4, 0);
 		pkt_put_be16(icmp + 6, mtu);
-		pkt_put_be16(icmp + 2, (__u16)~pkt_csum_fold(pkt_csum_add(0, icmp, icmp_len)));
+		pkt_csum_store(icmp + 2, pkt_csum_add(0, icmp, icmp_len));
 	} else {
 		pkt_put_be32(rip, 6u << 28);
 		pkt_put_be16(rip + 4, (__u16)icmp_len);
@@ -294,7 +343,7 @@ __u32 pkt_icmp_too_big(const __u8 *frame, const struct pkt_info *info, __u16 mtu
 		pkt_put_be16(icmp + 2, 0);
 		pkt_put_be32(icmp + 4, mtu);
 		__u32 sum = pkt_csum_ipv6_pseudo(rip + 8, rip + 24, icmp_len, PKT_PROTO_ICMPV6);
-		pkt_put_be16(icmp + 2, (__u16)~pkt_csum_fold(pkt_csum_add(sum, icmp, icmp_len)));
+		pkt_csum_store(icmp + 2, pkt_csum_add(sum, icmp, icmp_len));
 	}
 	return total;
 }

@@ -535,7 +535,12 @@ int pkt_encap(__u8 *frame, __u32 frame_len, __u32 headroom, const struct pkt_inf
 __u32 pkt_icmp_too_big(const __u8 *frame, const struct pkt_info *info, __u16 mtu, __u8 *out,
 		       __u32 out_size);
 
-/* The Internet checksum (RFC 1071) of len bytes, folded, not complemented, added to sum. */
+/*
+ * The Internet checksum (RFC 1071): pkt_csum_add() adds len bytes to a
+ * running 32-bit sum of 16-bit words in the CPU's byte order; pkt_csum_fold()
+ * folds it to 16 bits (not complemented). Store ~fold with memcpy, not as a
+ * big-endian number.
+ */
 __u32 pkt_csum_add(__u32 sum, const void *data, __u32 len);
 __u16 pkt_csum_fold(__u32 sum);
 
