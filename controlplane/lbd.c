@@ -5,6 +5,7 @@
  *   lbd -t -c FILE   check FILE: validate it, build every VIP's Maglev table,
  *                    print a summary; exit 0 when valid, 1 with every error.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -43,7 +44,7 @@ static int lbd_check_vip_table(const struct conf_vip *vip, __u32 *slots_used)
 		const struct conf_backend *b = &vip->backends[i];
 		mb[i].family = b->addr.family;
 		memcpy(mb[i].addr, b->addr.addr, sizeof(mb[i].addr));
-		mb[i].port = (__be16)__builtin_bswap16(b->port);
+		mb[i].port = htons(b->port);
 		mb[i].weight = b->state == CONF_ADMIN_READY ? b->weight : 0;
 	}
 	err = maglev_build(mb, vip->backend_count, ring, vip->table_size, NULL);

@@ -18,34 +18,6 @@
 
 #include "dataplane/pkt.h"
 
-struct parse_fixture {
-	const char *name;
-	const unsigned char *frame;
-	size_t len;
-	enum pkt_verdict verdict;
-	enum pkt_drop_reason reason;
-};
-
-struct encap_fixture {
-	const char *name;
-	const unsigned char *in;
-	size_t in_len;
-	enum pkt_encap_type type;
-	int outer_family;
-	int vlan; /* -1: untagged */
-	const unsigned char *out;
-	size_t out_len;
-};
-
-struct too_big_fixture {
-	const char *name;
-	const unsigned char *in;
-	size_t in_len;
-	int mtu;
-	const unsigned char *out;
-	size_t out_len;
-};
-
 #include "tests/fixtures/pkt_fixtures.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
