@@ -279,6 +279,31 @@ static __always_inline enum pkt_verdict pkt_parse_l4(const __u8 *l4, const __u8 
 	return PKT_VERDICT_CANDIDATE;
 }
 
+/*
+ * The upper layer of an unfragmented datagram: TCP and UDP give a flow, ICMP
+ * errors (IPv4: destination unreachable incl. fragmentation needed, time
+ * exceeded, parameter problem; IPv6: destination unreachable, packet too big,
+ * time exceeded, parameter problem) give the flow they quote, anything else
+ * is not ours. Contract as pkt_parse_l4().
+ */
+static __always_inline enum pkt_verdict pkt_parse_upper(const __u8 *l4, const __u8 *l3_end,
+							 const void *data_end, __u8 proto,
+							 __u8 family, struct pkt_info *info)
+{
+	if (proto == PKT_PROTO_TCP || proto == PKT_PROTO_UDP)
+		return pkt_parse_l4(l4, l3_end, data_end, proto, info);
+	if (proto != (family == FLOW_FAMILY_IPV4 ? PKT_PROTO_ICMP : PKT_PROTO_ICMPV6))
+		return PKT_VERDICT_NOT_OURS;
+	if (!pkt_fits(l4, PKT_ICMP_HLEN, l3_end, data_end))
+		return pkt_drop(info, PKT_DROP_TRUNCATED);
+	__u8 type = l4[0];
+	int quotes = family == FLOW_FAMILY_IPV4 ? (type == 3 || type == 11 || type == 12)
+						: (type >= 1 && type <= 4);
+	if (!quotes)
+		return PKT_VERDICT_NOT_OURS;
+	return pkt_parse_quoted(l4 + PKT_ICMP_HLEN, l3_end, data_end, family, info);
+}
+
 static __always_inline enum pkt_verdict pkt_parse_ipv4(const __u8 *ip, const void *data_end,
 							struct pkt_info *info)
 {
@@ -327,18 +352,7 @@ static __always_inline enum pkt_verdict pkt_parse_ipv4(const __u8 *ip, const voi
 		info->flags |= PKT_F_FRAGMENT;
 		return PKT_VERDICT_CANDIDATE;
 	}
-	if (proto == PKT_PROTO_TCP || proto == PKT_PROTO_UDP)
-		return pkt_parse_l4(l4, l3_end, data_end, proto, info);
-	if (proto == PKT_PROTO_ICMP) {
-		if (!pkt_fits(l4, PKT_ICMP_HLEN, l3_end, data_end))
-			return pkt_drop(info, PKT_DROP_TRUNCATED);
-		/* Destination unreachable (incl. fragmentation needed), time
-		 * exceeded, parameter problem: errors that quote a packet. */
-		if (l4[0] == 3 || l4[0] == 11 || l4[0] == 12)
-			return pkt_parse_quoted(l4 + PKT_ICMP_HLEN, l3_end, data_end,
-						FLOW_FAMILY_IPV4, info);
-	}
-	return PKT_VERDICT_NOT_OURS;
+	return pkt_parse_upper(l4, l3_end, data_end, proto, FLOW_FAMILY_IPV4, info);
 }
 
 static __always_inline enum pkt_verdict pkt_parse_ipv6(const __u8 *ip, const void *data_end,
@@ -383,18 +397,7 @@ static __always_inline enum pkt_verdict pkt_parse_ipv6(const __u8 *ip, const voi
 		info->flags |= PKT_F_FRAGMENT;
 		return PKT_VERDICT_CANDIDATE;
 	}
-	if (proto == PKT_PROTO_TCP || proto == PKT_PROTO_UDP)
-		return pkt_parse_l4(l4, l3_end, data_end, proto, info);
-	if (proto == PKT_PROTO_ICMPV6) {
-		if (!pkt_fits(l4, PKT_ICMP_HLEN, l3_end, data_end))
-			return pkt_drop(info, PKT_DROP_TRUNCATED);
-		/* Destination unreachable, packet too big, time exceeded,
-		 * parameter problem. */
-		if (l4[0] >= 1 && l4[0] <= 4)
-			return pkt_parse_quoted(l4 + PKT_ICMP_HLEN, l3_end, data_end,
-						FLOW_FAMILY_IPV6, info);
-	}
-	return PKT_VERDICT_NOT_OURS;
+	return pkt_parse_upper(l4, l3_end, data_end, proto, FLOW_FAMILY_IPV6, info);
 }
 
 /*
