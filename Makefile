@@ -45,7 +45,8 @@ BPF_CLANG_FLAGS = -target bpf -g -O2 -Wall -Wextra -Werror -I. \
 		  -idirafter /usr/include/$(shell $(CC) -dumpmachine)
 
 # The portable core shared by lbd, lb-dpdk, the benchmarks and the tests.
-CORE_SRCS := controlplane/maglev.c controlplane/conf.c dataplane/pkt.c
+CORE_SRCS := controlplane/maglev.c controlplane/conf.c dataplane/pkt.c dataplane/counters.c \
+	     dataplane/chan.c dataplane/flow_table.c dataplane/gen.c
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 CORE_SAN_OBJS := $(CORE_SRCS:%.c=$(BUILD)/san/%.o)
 

@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The worker flow table: flows keep their backend until they go idle, a full
+ * bucket gives up the flow closest to expiry, and the table never grows.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "dataplane/flow_table.h"
+
+struct table_fixture {
+	struct flow_table ft;
+	void *mem;
+};
+
+static struct table_fixture *fixture_create(__u32 capacity)
+{
+	struct table_fixture *f = calloc(1, sizeof(*f));
+	size_t size = flow_table_mem_size(capacity);
+
+	assert_non_null(f);
+	assert_true(size > 0);
+	f->mem = aligned_alloc(FLOW_TABLE_CACHELINE, size);
+	assert_non_null(f->mem);
+	assert_int_equal(flow_table_init(&f->ft, f->mem, capacity), 0);
+	return f;
+}
+
+static void fixture_destroy(struct table_fixture *f)
+{
+	free(f->mem);
+	free(f);
+}
+
+/* Client 10.1.x.y:port -> VIP 192.0.2.1:80/tcp. */
+static struct flow_tuple tuple_n(__u32 n)
+{
+	struct flow_tuple t;
+
+	memset(&t, 0, sizeof(t));
+	t.family = FLOW_FAMILY_IPV4;
+	t.proto = 6;
+	t.src_addr[0] = htonl(0x0a010000u | (n >> 16));
+	t.src_port = htons((__u16)(1024 + (n & 0xffff) % 60000));
+	t.dst_addr[0] = htonl(0xc0000201u);
+	t.dst_port = htons(80);
+	return t;
+}
+
+static void test_remembered_flow_keeps_its_backend_until_idle(void **state)
+{
+	(void)state;
+	struct table_fixture *f = fixture_create(1024);
+	struct flow_tuple t = tuple_n(1);
+	__u32 h = flow_hash(&t);
+
+	assert_null(flow_table_find(&f->ft, &t, h, 10, 40));
+	assert_int_equal(flow_table_insert(&f->ft, &t, h, 7, 10, 40), FLOW_TABLE_INSERTED);
+	struct flow_entry *e = flow_table_find(&f->ft, &t, h, 39, 69);
+	assert_non_null(e);
+	assert_int_equal(e->member, 7);
+	/* The hit at 39 extended its life to 69. */
+	assert_non_null(flow_table_find(&f->ft, &t, h, 68, 98));
+	assert_null(flow_table_find(&f->ft, &t, h, 98, 128));
+	printf("flow found while active, forgotten once idle past its timeout\n");
+	fixture_destroy(f);
+}
+
+static void test_full_bucket_evicts_the_flow_closest_to_expiry(void **state)
+{
+	(void)state;
+	struct table_fixture *f = fixture_create(1024);
+	struct flow_tuple t[FLOW_TABLE_WAYS + 1];
+	const __u32 same_bucket = 0x12345600u; /* every flow forced into one bucket */
+
+	for (int i = 0; i < FLOW_TABLE_WAYS; i++) {
+		t[i] = tuple_n((__u32)i);
+		/* Expiries 100, 101, ... except flow 3, which expires first. */
+		__u32 expires = i == 3 ? 50 : 100u + (__u32)i;
+		assert_int_equal(flow_table_insert(&f->ft, &t[i], same_bucket + ((__u32)i << 20), (__u32)i, 1,
+						   expires),
+				 FLOW_TABLE_INSERTED);
+	}
+	t[FLOW_TABLE_WAYS] = tuple_n(99);
+	assert_int_equal(flow_table_insert(&f->ft, &t[FLOW_TABLE_WAYS], same_bucket + (99u << 20), 99, 2, 200),
+			 FLOW_TABLE_EVICTED);
+	for (int i = 0; i < FLOW_TABLE_WAYS; i++) {
+		struct flow_entry *e =
+			flow_table_find(&f->ft, &t[i], same_bucket + ((__u32)i << 20), 2, 300);
+		if (i == 3)
+			assert_null(e);
+		else
+			assert_non_null(e);
+	}
+	assert_non_null(flow_table_find(&f->ft, &t[FLOW_TABLE_WAYS], same_bucket + (99u << 20), 2, 300));
+	printf("9th flow in an 8-way bucket evicted only the flow closest to expiry\n");
+	fixture_destroy(f);
+}
+
+static void test_expired_way_is_reused_without_eviction(void **state)
+{
+	(void)state;
+	struct table_fixture *f = fixture_create(1024);
+	const __u32 same_bucket = 0x00000500u;
+
+	for (__u32 i = 0; i < FLOW_TABLE_WAYS; i++) {
+		struct flow_tuple t = tuple_n(i);
+		flow_table_insert(&f->ft, &t, same_bucket + (i << 20), i, 1, 10);
+	}
+	struct flow_tuple late = tuple_n(500);
+	assert_int_equal(flow_table_insert(&f->ft, &late, same_bucket + (77u << 20), 77, 10, 40),
+			 FLOW_TABLE_INSERTED);
+	printf("a way whose flow expired is reused, counted as an insert, not an eviction\n");
+	fixture_destroy(f);
+}
+
+static void test_same_flow_is_updated_in_place(void **state)
+{
+	(void)state;
+	struct table_fixture *f = fixture_create(1024);
+	struct flow_tuple t = tuple_n(5);
+	__u32 h = flow_hash(&t);
+
+	flow_table_insert(&f->ft, &t, h, 1, 1, 100);
+	assert_int_equal(flow_table_insert(&f->ft, &t, h, 2, 2, 100), FLOW_TABLE_REPLACED);
+	assert_int_equal(flow_table_find(&f->ft, &t, h, 3, 100)->member, 2);
+	assert_int_equal(flow_table_count_live(&f->ft, 3), 1);
+	printf("re-inserting a flow updates its one entry (1 live entry, new backend)\n");
+	fixture_destroy(f);
+}
+
+static void test_hash_collision_keeps_flows_apart(void **state)
+{
+	(void)state;
+	struct table_fixture *f = fixture_create(1024);
+	struct flow_tuple a = tuple_n(1), b = tuple_n(2);
+
+	/* Same hash, different flows: the full key decides. */
+	flow_table_insert(&f->ft, &a, 0xabcdef01u, 1, 1, 100);
+	flow_table_insert(&f->ft, &b, 0xabcdef01u, 2, 1, 100);
+	assert_int_equal(flow_table_find(&f->ft, &a, 0xabcdef01u, 2, 100)->member, 1);
+	assert_int_equal(flow_table_find(&f->ft, &b, 0xabcdef01u, 2, 100)->member, 2);
+	/* Hash 0 is stored as 1 and still found. */
+	flow_table_insert(&f->ft, &a, 0, 3, 1, 100);
+	assert_int_equal(flow_table_find(&f->ft, &a, 0, 2, 100)->member, 3);
+	printf("two flows with one hash stay distinct; hash 0 works\n");
+	fixture_destroy(f);
+}
+
+static void test_half_full_table_keeps_nearly_every_flow(void **state)
+{
+	(void)state;
+	const __u32 capacity = 65536, flows = capacity / 2;
+	struct table_fixture *f = fixture_create(capacity);
+	__u32 evicted = 0, found = 0;
+
+	for (__u32 i = 0; i < flows; i++) {
+		struct flow_tuple t = tuple_n(i);
+		evicted += flow_table_insert(&f->ft, &t, flow_hash(&t), i, 1, 100) ==
+			   FLOW_TABLE_EVICTED;
+	}
+	for (__u32 i = 0; i < flows; i++) {
+		struct flow_tuple t = tuple_n(i);
+		struct flow_entry *e = flow_table_find(&f->ft, &t, flow_hash(&t), 2, 100);
+		found += e && e->member == i;
+	}
+	printf("%u flows in a %u-entry table: %u kept (%.3f%%), %u evicted\n", flows, capacity,
+	       found, 100.0 * found / flows, evicted);
+	assert_int_equal(found + evicted, flows);
+	assert_true(found >= flows * 99 / 100);
+	assert_int_equal(flow_table_count_live(&f->ft, 2), found);
+	assert_int_equal(flow_table_count_live(&f->ft, 100), 0);
+	fixture_destroy(f);
+}
+
+static void test_sizes_are_bounded_and_rounded(void **state)
+{
+	(void)state;
+	struct flow_table ft;
+	void *mem;
+
+	assert_int_equal(flow_table_mem_size(FLOW_TABLE_MIN - 1), 0);
+	assert_int_equal(flow_table_mem_size(FLOW_TABLE_MAX + 1), 0);
+	/* 1500 rounds up to 2048 entries: 256 buckets of one line + 2048 lines. */
+	assert_int_equal(flow_table_mem_size(1500), 256 * 64 + 2048 * 64);
+	mem = aligned_alloc(64, flow_table_mem_size(1500) + 64);
+	assert_non_null(mem);
+	assert_int_equal(flow_table_init(&ft, (char *)mem + 8, 1500), -EINVAL);
+	assert_int_equal(flow_table_init(&ft, mem, 1500), 0);
+	assert_int_equal(ft.capacity, 2048);
+	free(mem);
+	printf("capacity outside 1024..2^28 refused; 1500 rounds to 2048; misaligned memory refused\n");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_remembered_flow_keeps_its_backend_until_idle),
+		cmocka_unit_test(test_full_bucket_evicts_the_flow_closest_to_expiry),
+		cmocka_unit_test(test_expired_way_is_reused_without_eviction),
+		cmocka_unit_test(test_same_flow_is_updated_in_place),
+		cmocka_unit_test(test_hash_collision_keeps_flows_apart),
+		cmocka_unit_test(test_half_full_table_keeps_nearly_every_flow),
+		cmocka_unit_test(test_sizes_are_bounded_and_rounded),
+	};
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	return cmocka_run_group_tests_name("flow_table", tests, NULL, NULL);
+}

@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Table generations on the dataplane side: VIP lookup, rings of member ids,
+ * member ids that stay put across table changes and resyncs, and builds that
+ * fail without touching what is in service.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "dataplane/gen.h"
+#include "tests/unit/vip_payload.h"
+
+#define TABLE 97u
+
+static struct chan_gen_begin begin_n(__u64 generation, __u32 vips)
+{
+	struct chan_gen_begin b = { .generation = generation, .vip_count = vips,
+				    .encap = PKT_ENCAP_IPIP, .tcp_idle_timeout_s = 300,
+				    .udp_idle_timeout_s = 30 };
+	return b;
+}
+
+/* Adds one VIP payload to a builder; returns the builder's result. */
+static int add_payload(struct gen_builder *gb, struct vip_payload p)
+{
+	struct chan_vip_view view;
+	char err[256];
+	int rc;
+
+	assert_int_equal(chan_vip_decode(p.data, p.length, &view, err, sizeof(err)), 0);
+	rc = gen_builder_add_vip(gb, &view, err, sizeof(err));
+	if (rc)
+		printf("add refused: %s\n", err);
+	free(p.data);
+	return rc;
+}
+
+static int add_vip(struct gen_builder *gb, __u8 host, __u16 port, const struct chan_backend *b,
+		   __u32 n)
+{
+	struct chan_vip_key key = vip_key_v4(host, port, PKT_PROTO_TCP);
+	return add_payload(gb, vip_payload_build(&key, "v", b, n, TABLE));
+}
+
+static __u16 nexthop_by_last_octet(void *ctx, __u8 family, const __be32 *addr)
+{
+	(*(int *)ctx)++;
+	return family == FLOW_FAMILY_IPV4 ? (__u16)(ntohl(addr[0]) & 0xff) : 0;
+}
+
+static struct gen *finish(struct gen_builder *gb, __u64 now_s)
+{
+	char err[256] = "";
+	int calls = 0;
+	struct gen *g = gen_builder_finish(gb, nexthop_by_last_octet, &calls, now_s, err,
+					   sizeof(err));
+	if (!g)
+		printf("finish refused: %s\n", err);
+	return g;
+}
+
+static struct flow_tuple packet_to(__u8 host, __u16 port, __u16 client_port)
+{
+	struct flow_tuple t;
+
+	memset(&t, 0, sizeof(t));
+	t.family = FLOW_FAMILY_IPV4;
+	t.proto = PKT_PROTO_TCP;
+	t.src_addr[0] = htonl(0xcb007101u);
+	t.src_port = htons(client_port);
+	t.dst_addr[0] = htonl(0xc0000200u | host);
+	t.dst_port = htons(port);
+	return t;
+}
+
+static void test_packets_find_their_vip_and_ready_backends(void **state)
+{
+	(void)state;
+	struct gen_registry *reg = gen_registry_create();
+	struct chan_gen_begin begin = begin_n(1, 2);
+	struct chan_backend web[3] = { backend_v4(1, CHAN_BACKEND_READY),
+				       backend_v4(2, CHAN_BACKEND_READY),
+				       backend_v4(3, CHAN_BACKEND_DRAIN) };
+	struct chan_backend dns[1] = { backend_v4(9, CHAN_BACKEND_READY) };
+	struct gen_builder *gb = gen_builder_create(reg, &begin, NULL);
+
+	assert_int_equal(add_vip(gb, 1, 80, web, 3), 0);
+	assert_int_equal(add_vip(gb, 1, 53, dns, 1), 0);
+	struct gen *g = finish(gb, 100);
+	assert_non_null(g);
+	assert_int_equal(g->backend_count, 4);
+
+	struct flow_tuple t = packet_to(1, 80, 1000);
+	const struct gen_vip *v = gen_vip_find(g, &t, 0);
+	assert_non_null(v);
+	assert_int_equal(ntohs(v->key.port), 80);
+	__u32 seen[3] = { 0 };
+	for (__u32 s = 0; s < v->table_size; s++) {
+		const struct gen_member *m = gen_member_get(g, v->ring[s]);
+		assert_non_null(m);
+		assert_int_equal(m->state, GEN_MEMBER_READY);
+		assert_int_equal(m->nexthop, ntohl(m->addr[0]) & 0xff);
+		seen[(ntohl(m->addr[0]) & 0xff) - 1]++;
+	}
+	assert_true(seen[0] > 0 && seen[1] > 0);
+	assert_int_equal(seen[2], 0);
+	t = packet_to(1, 81, 1000);
+	assert_null(gen_vip_find(g, &t, 0));
+	t = packet_to(2, 80, 1000);
+	assert_null(gen_vip_find(g, &t, 0));
+	printf("VIP :80 found, :81 and another address not; ring holds only READY members "
+	       "(%u/%u slots)\n",
+	       seen[0], seen[1]);
+	gen_destroy(g);
+	gen_registry_destroy(reg);
+}
+
+static void test_member_ids_survive_changes_and_resync(void **state)
+{
+	(void)state;
+	struct gen_registry *reg = gen_registry_create();
+	struct chan_backend b3[3] = { backend_v4(1, CHAN_BACKEND_READY),
+				      backend_v4(2, CHAN_BACKEND_READY),
+				      backend_v4(3, CHAN_BACKEND_READY) };
+	struct chan_gen_begin begin = begin_n(1, 1);
+	struct gen_builder *gb = gen_builder_create(reg, &begin, NULL);
+
+	assert_int_equal(add_vip(gb, 1, 80, b3, 3), 0);
+	struct gen *g1 = finish(gb, 100);
+	const struct gen_vip *v1 = g1->vips[0];
+	__u32 id_of_2 = v1->member_ids[1];
+
+	/* Generation 2: backend 1 removed, backend 4 added, 2 draining. */
+	struct chan_backend changed[3] = { backend_v4(2, CHAN_BACKEND_DRAIN),
+					   backend_v4(3, CHAN_BACKEND_READY),
+					   backend_v4(4, CHAN_BACKEND_READY) };
+	begin = begin_n(2, 1);
+	gb = gen_builder_create(reg, &begin, g1);
+	assert_int_equal(add_vip(gb, 1, 80, changed, 3), 0);
+	struct gen *g2 = finish(gb, 101);
+	const struct gen_vip *v2 = g2->vips[0];
+	assert_int_equal(v2->member_ids[0], id_of_2);
+	assert_int_equal(gen_member_get(g2, id_of_2)->state, GEN_MEMBER_DRAIN);
+	assert_int_equal(gen_member_get(g2, v1->member_ids[0])->state, GEN_MEMBER_ABSENT);
+	assert_int_not_equal(v2->member_ids[2], v1->member_ids[0]); /* not reused yet */
+
+	/* Generation 3, a full resync (as after lbd restarts): same ids. */
+	begin = begin_n(3, 1);
+	gb = gen_builder_create(reg, &begin, g2);
+	assert_int_equal(add_vip(gb, 1, 80, changed, 3), 0);
+	struct gen *g3 = finish(gb, 102);
+	assert_memory_equal(g3->vips[0]->member_ids, v2->member_ids, 3 * sizeof(__u32));
+	assert_memory_equal(g3->vips[0]->ring, v2->ring, TABLE * sizeof(__u32));
+	printf("member ids kept across remove/add/drain and a full resync; removed member "
+	       "is ABSENT\n");
+	gen_destroy(g1);
+	gen_destroy(g2);
+	gen_destroy(g3);
+	gen_registry_destroy(reg);
+}
+
+static void test_removed_member_id_is_reused_only_after_timeouts(void **state)
+{
+	(void)state;
+	struct gen_registry *reg = gen_registry_create();
+	struct chan_backend one = backend_v4(1, CHAN_BACKEND_READY);
+	struct chan_backend two = backend_v4(2, CHAN_BACKEND_READY);
+	struct chan_gen_begin begin = begin_n(1, 1);
+	struct gen_builder *gb = gen_builder_create(reg, &begin, NULL);
+	struct gen *g;
+
+	add_vip(gb, 1, 80, &one, 1);
+	g = finish(gb, 1000);
+	__u32 old_id = g->vips[0]->member_ids[0];
+	gen_destroy(g);
+
+	/* Removed at t=1001 (VIP left with backend two). */
+	begin = begin_n(2, 1);
+	gb = gen_builder_create(reg, &begin, NULL);
+	add_vip(gb, 1, 80, &two, 1);
+	g = finish(gb, 1001);
+	gen_destroy(g);
+	assert_int_equal(gen_registry_size(reg), 2);
+
+	/* 200 s later: still within the 300 s TCP timeout, id kept. */
+	begin = begin_n(3, 1);
+	gb = gen_builder_create(reg, &begin, NULL);
+	add_vip(gb, 1, 80, &two, 1);
+	g = finish(gb, 1201);
+	gen_destroy(g);
+	assert_int_equal(gen_registry_size(reg), 2);
+
+	/* 302 s later: released; a new member may take the id. */
+	begin = begin_n(4, 1);
+	gb = gen_builder_create(reg, &begin, NULL);
+	add_vip(gb, 1, 80, &two, 1);
+	g = finish(gb, 1303);
+	gen_destroy(g);
+	assert_int_equal(gen_registry_size(reg), 1);
+
+	struct chan_backend both[2] = { two, backend_v4(5, CHAN_BACKEND_READY) };
+	begin = begin_n(5, 1);
+	gb = gen_builder_create(reg, &begin, NULL);
+	add_vip(gb, 1, 80, both, 2);
+	g = finish(gb, 1304);
+	assert_int_equal(g->vips[0]->member_ids[1], old_id);
+	printf("a removed member's id is held for the 300 s idle timeout, then reused\n");
+	gen_destroy(g);
+	gen_registry_destroy(reg);
+}
+
+static void test_keep_shares_the_vip_in_service(void **state)
+{
+	(void)state;
+	struct gen_registry *reg = gen_registry_create();
+	struct chan_backend b = backend_v4(1, CHAN_BACKEND_READY);
+	struct chan_gen_begin begin = begin_n(1, 2);
+	struct gen_builder *gb = gen_builder_create(reg, &begin, NULL);
+
+	add_vip(gb, 1, 80, &b, 1);
+	add_vip(gb, 1, 443, &b, 1);
+	struct gen *g1 = finish(gb, 10);
+
+	struct chan_backend b2[2] = { b, backend_v4(2, CHAN_BACKEND_READY) };
+	struct chan_vip_key k80 = vip_key_v4(1, 80, PKT_PROTO_TCP);
+	begin = begin_n(2, 2);
+	gb = gen_builder_create(reg, &begin, g1);
+	assert_int_equal(add_payload(gb, vip_payload_keep(&k80)), 0);
+	assert_int_equal(add_vip(gb, 1, 443, b2, 2), 0);
+	struct gen *g2 = finish(gb, 11);
+	assert_ptr_equal(g2->vips[0], g1->vips[0]);
+	assert_ptr_not_equal(g2->vips[1], g1->vips[1]);
+	assert_int_equal(g2->vips[0]->refs, 2);
+	/* The kept VIP's members are present in the new generation. */
+	assert_int_equal(gen_member_get(g2, g1->vips[0]->member_ids[0])->state, GEN_MEMBER_READY);
+	gen_destroy(g1); /* the old generation retires; the shared VIP stays */
+	struct flow_tuple t = packet_to(1, 80, 5);
+	assert_ptr_equal(gen_vip_find(g2, &t, 0), g2->vips[0]);
+	assert_int_equal(g2->vips[0]->refs, 1);
+	printf("KEEP reuses the VIP object in service; it outlives the old generation\n");
+	gen_destroy(g2);
+	gen_registry_destroy(reg);
+}
+
+static void test_fragments_go_to_the_lowest_port_vip(void **state)
+{
+	(void)state;
+	struct gen_registry *reg = gen_registry_create();
+	struct chan_backend b = backend_v4(1, CHAN_BACKEND_READY);
+	struct chan_gen_begin begin = begin_n(1, 3);
+	struct gen_builder *gb = gen_builder_create(reg, &begin, NULL);
+
+	add_vip(gb, 1, 443, &b, 1);
+	add_vip(gb, 1, 80, &b, 1);
+	add_vip(gb, 1, 8080, &b, 1);
+	struct gen *g = finish(gb, 10);
+	struct flow_tuple frag = packet_to(1, 0, 0);
+
+	assert_int_equal(ntohs(gen_vip_find(g, &frag, 1)->key.port), 80);
+	assert_null(gen_vip_find(g, &frag, 0)); /* a port-0 packet that is no fragment */
+	gen_destroy(g);
+
+	/* A real port-0 VIP takes its own fragments and port-0 packets. */
+	begin = begin_n(2, 2);
+	gb = gen_builder_create(reg, &begin, NULL);
+	add_vip(gb, 1, 80, &b, 1);
+	add_vip(gb, 1, 0, &b, 1);
+	g = finish(gb, 11);
+	assert_int_equal(ntohs(gen_vip_find(g, &frag, 1)->key.port), 0);
+	assert_int_equal(ntohs(gen_vip_find(g, &frag, 0)->key.port), 0);
+	printf("fragments reach the lowest-port VIP (:80 of :80/:443/:8080); a port-0 VIP wins\n");
+	gen_destroy(g);
+	gen_registry_destroy(reg);
+}
+
+static void test_bad_generations_are_refused_whole(void **state)
+{
+	(void)state;
+	struct gen_registry *reg = gen_registry_create();
+	struct chan_backend b = backend_v4(1, CHAN_BACKEND_READY);
+	struct chan_vip_key k = vip_key_v4(1, 80, PKT_PROTO_TCP);
+	struct chan_gen_begin begin = begin_n(1, 2);
+	struct gen_builder *gb;
+	char err[256];
+
+	/* KEEP with nothing in service. */
+	gb = gen_builder_create(reg, &begin, NULL);
+	assert_int_equal(add_payload(gb, vip_payload_keep(&k)), -ENOENT);
+	gen_builder_abort(gb);
+
+	/* The same VIP twice. */
+	gb = gen_builder_create(reg, &begin, NULL);
+	add_vip(gb, 1, 80, &b, 1);
+	add_vip(gb, 1, 80, &b, 1);
+	assert_null(gen_builder_finish(gb, NULL, NULL, 1, err, sizeof(err)));
+	assert_int_equal(errno, EEXIST);
+	printf("refused: %s\n", err);
+
+	/* Fewer VIPs than announced, then more. */
+	gb = gen_builder_create(reg, &begin, NULL);
+	add_vip(gb, 1, 80, &b, 1);
+	assert_null(gen_builder_finish(gb, NULL, NULL, 1, err, sizeof(err)));
+	assert_int_equal(errno, EINVAL);
+	printf("refused: %s\n", err);
+	begin = begin_n(1, 1);
+	gb = gen_builder_create(reg, &begin, NULL);
+	add_vip(gb, 1, 80, &b, 1);
+	assert_int_equal(add_vip(gb, 1, 81, &b, 1), -E2BIG);
+	gen_builder_abort(gb);
+	printf("KEEP of unknown VIP, duplicate VIP, missing and extra VIPs: refused, "
+	       "nothing leaked\n");
+	gen_registry_destroy(reg);
+}
+
+static void test_ipv6_vip_and_backends(void **state)
+{
+	(void)state;
+	struct gen_registry *reg = gen_registry_create();
+	struct chan_vip_key k;
+	struct chan_backend b;
+	struct chan_gen_begin begin = begin_n(1, 1);
+
+	memset(&k, 0, sizeof(k));
+	k.family = FLOW_FAMILY_IPV6;
+	inet_pton(AF_INET6, "2001:db8::80", k.addr);
+	k.port = htons(443);
+	k.proto = PKT_PROTO_UDP;
+	memset(&b, 0, sizeof(b));
+	b.family = FLOW_FAMILY_IPV6;
+	inet_pton(AF_INET6, "fd00:3::11", b.addr);
+	b.state = CHAN_BACKEND_READY;
+	b.weight = 1;
+	struct gen_builder *gb = gen_builder_create(reg, &begin, NULL);
+	assert_int_equal(add_payload(gb, vip_payload_build(&k, "v6", &b, 1, TABLE)), 0);
+	struct gen *g = finish(gb, 1);
+	struct flow_tuple t;
+	memset(&t, 0, sizeof(t));
+	t.family = FLOW_FAMILY_IPV6;
+	t.proto = PKT_PROTO_UDP;
+	memcpy(t.dst_addr, k.addr, 16);
+	t.dst_port = htons(443);
+	const struct gen_vip *v = gen_vip_find(g, &t, 0);
+	assert_non_null(v);
+	assert_int_equal(gen_member_get(g, v->ring[0])->family, FLOW_FAMILY_IPV6);
+	t.proto = PKT_PROTO_TCP;
+	assert_null(gen_vip_find(g, &t, 0));
+	gen_destroy(g);
+	gen_registry_destroy(reg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_packets_find_their_vip_and_ready_backends),
+		cmocka_unit_test(test_member_ids_survive_changes_and_resync),
+		cmocka_unit_test(test_removed_member_id_is_reused_only_after_timeouts),
+		cmocka_unit_test(test_keep_shares_the_vip_in_service),
+		cmocka_unit_test(test_fragments_go_to_the_lowest_port_vip),
+		cmocka_unit_test(test_bad_generations_are_refused_whole),
+		cmocka_unit_test(test_ipv6_vip_and_backends),
+	};
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	return cmocka_run_group_tests_name("gen", tests, NULL, NULL);
+}
