@@ -29,6 +29,8 @@ CMOCKA_CFLAGS = $(shell $(PKG_CONFIG) --cflags cmocka)
 CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka)
 BPF_CFLAGS_PC = $(shell $(PKG_CONFIG) --cflags libbpf)
 BPF_LIBS      = $(shell $(PKG_CONFIG) --libs libbpf)
+DPDK_CFLAGS   = $(shell $(PKG_CONFIG) --cflags libdpdk)
+DPDK_LIBS     = $(shell $(PKG_CONFIG) --libs libdpdk)
 
 # Messages and paths are cut to their buffers on purpose: no format-truncation.
 WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -53,8 +55,14 @@ CORE_SAN_OBJS := $(CORE_SRCS:%.c=$(BUILD)/san/%.o)
 LBD_SRCS := controlplane/lbd.c
 LBD := $(BUILD)/lbd
 
+# lb-dpdk's modules, built against DPDK (its -march and headers).
+DPDK_SRCS := dataplane/worker.c
+DPDK_OBJS := $(DPDK_SRCS:%.c=$(BUILD)/dpdk/%.o)
+DPDK_BENCHES := $(BUILD)/bench/bench_worker
+
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/bench_*.c))
+PLAIN_BENCHES := $(filter-out $(DPDK_BENCHES),$(BENCHES))
 
 # BPF programs of the tests (the shared-header agreement checks).
 TEST_BPF_SRCS := $(wildcard tests/bpf/*.bpf.c)
@@ -94,6 +102,11 @@ $(BUILD)/obj/%.o: %.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+$(BUILD)/dpdk/%.o: %.c
+	$(call msg,CC-DPDK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(DPDK_CFLAGS) -c $< -o $@
+
 $(BUILD)/san/%.o: %.c
 	$(call msg,CC-SAN,$@)
 	$(Q)mkdir -p $(@D)
@@ -103,10 +116,15 @@ $(LBD): $(LBD_SRCS:%.c=$(BUILD)/obj/%.o) $(CORE_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CONFIG_LIBS)
 
-$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(CORE_OBJS)
+$(PLAIN_BENCHES): $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(CORE_OBJS)
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CONFIG_LIBS) -lm
+
+$(DPDK_BENCHES): $(BUILD)/bench/%: $(BUILD)/dpdk/tests/bench/%.o $(DPDK_OBJS) $(CORE_OBJS)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(DPDK_LIBS) $(CONFIG_LIBS) -lm
 
 $(BUILD)/tests/%: $(BUILD)/san/tests/unit/%.o $(CORE_SAN_OBJS)
 	$(call msg,LD-SAN,$@)

@@ -64,27 +64,25 @@ enum flow_table_insert_result flow_table_insert(struct flow_table *ft, const str
 {
 	__u32 b = hash & ft->bucket_mask, tag = flow_table_tag(hash);
 	struct flow_bucket *bucket = &ft->buckets[b];
-	enum flow_table_insert_result result = FLOW_TABLE_INSERTED;
+	enum flow_table_insert_result result;
 	int victim = -1;
 
 	for (int way = 0; way < FLOW_TABLE_WAYS; way++) {
 		if (bucket->hash[way] == tag &&
 		    flow_table_key_equal(&ft->entries[(size_t)b * FLOW_TABLE_WAYS + way].key, key)) {
 			victim = way;
-			result = FLOW_TABLE_REPLACED;
 			break;
 		}
-		if (victim < 0 && (bucket->hash[way] == 0 || bucket->expires_s[way] <= now_s))
-			victim = way;
 	}
-	if (victim < 0) {
-		/* Full of live flows: the one closest to expiring is the one
-		 * least recently seen among flows of its protocol. */
-		victim = 0;
-		for (int way = 1; way < FLOW_TABLE_WAYS; way++)
-			if (bucket->expires_s[way] < bucket->expires_s[victim])
-				victim = way;
-		result = FLOW_TABLE_EVICTED;
+	if (victim >= 0) {
+		result = FLOW_TABLE_REPLACED;
+	} else {
+		/* The way that expires first: a free one (0), else an expired
+		 * one, else the live flow least recently seen. */
+		victim = flow_table_oldest_way(bucket);
+		result = bucket->hash[victim] != 0 && bucket->expires_s[victim] > now_s
+				 ? FLOW_TABLE_EVICTED
+				 : FLOW_TABLE_INSERTED;
 	}
 	struct flow_entry *e = &ft->entries[(size_t)b * FLOW_TABLE_WAYS + victim];
 	e->key = *key;

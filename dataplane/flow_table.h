@@ -95,6 +95,36 @@ static inline void flow_table_prefetch(const struct flow_table *ft, __u32 hash)
 	__builtin_prefetch(flow_table_bucket(ft, hash), 1, 3);
 }
 
+/* The way whose entry expires first (free ways count as expiring at 0). */
+static inline int flow_table_oldest_way(const struct flow_bucket *bucket)
+{
+	int oldest = 0;
+
+	for (int way = 1; way < FLOW_TABLE_WAYS; way++)
+		if (bucket->expires_s[way] < bucket->expires_s[oldest])
+			oldest = way;
+	return oldest;
+}
+
+/*
+ * Second stage of prefetching, once the bucket has arrived: starts fetching
+ * the entry that flow_table_find() or flow_table_insert() of this flow will
+ * touch. Only a hint; the later call decides afresh.
+ */
+static inline void flow_table_prefetch_entry(const struct flow_table *ft, __u32 hash, __u32 now_s)
+{
+	__u32 b = hash & ft->bucket_mask, tag = flow_table_tag(hash);
+	const struct flow_bucket *bucket = &ft->buckets[b];
+	int way;
+
+	for (way = 0; way < FLOW_TABLE_WAYS; way++)
+		if (bucket->hash[way] == tag && bucket->expires_s[way] > now_s)
+			break;
+	if (way == FLOW_TABLE_WAYS)
+		way = flow_table_oldest_way(bucket);
+	__builtin_prefetch(&ft->entries[(size_t)b * FLOW_TABLE_WAYS + way], 1, 3);
+}
+
 static inline int flow_table_key_equal(const struct flow_tuple *a, const struct flow_tuple *b)
 {
 	__u64 x[5], y[5];

@@ -37,7 +37,7 @@
 	X(PKT_DROP_NO_BACKEND, "no_backend", "VIP has no eligible backend")                        \
 	X(PKT_DROP_TOO_BIG, "too_big", "encapsulated packet exceeds the egress MTU")               \
 	X(PKT_DROP_NO_ROOM, "no_room", "no buffer room to encapsulate or reply")                  \
-	X(PKT_DROP_NO_NEXTHOP, "no_nexthop", "the backend's next-hop MAC is not resolved yet")    \
+	X(PKT_DROP_NO_ROUTE, "no_route", "no next-hop MAC or tunnel source for the backend yet") \
 	X(PKT_DROP_TX_FULL, "tx_full", "the egress port's TX queue was full")                      \
 	X(PKT_DROP_KERNEL_FULL, "kernel_full", "the exception path to the kernel was full")
 

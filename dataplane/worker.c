@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The worker fast path (dataplane/worker.h). Per burst: parse every frame
+ * and find its VIP, prefetching flow-table buckets as hashes become known;
+ * then choose a backend per packet (flow table, else Maglev ring), rewrite
+ * in place, and hand the burst to the ports. No locks, no allocation except
+ * for ICMP replies and fragments, no logging: every drop is a counter.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_ip_frag.h>
+#include <rte_malloc.h>
+#include <rte_prefetch.h>
+
+#include "dataplane/worker.h"
+
+#define WORKER_KERNEL_RING   1024
+#define WORKER_IDLE_POLLS    256 /* empty polls before an idle pause */
+
+int worker_init(struct worker *w, uint16_t index, struct worker_shared *shared,
+		uint32_t flow_capacity, int socket_id)
+{
+	size_t size = flow_table_mem_size(flow_capacity);
+	char name[RTE_RING_NAMESIZE];
+
+	memset(w, 0, sizeof(*w));
+	if (!size)
+		return -EINVAL;
+	w->flow_mem = rte_zmalloc_socket("fulcrum_flows", size, RTE_CACHE_LINE_SIZE, socket_id);
+	if (!w->flow_mem)
+		return -ENOMEM;
+	flow_table_init(&w->flows, w->flow_mem, flow_capacity);
+	snprintf(name, sizeof(name), "fulcrum_kernel_%u", index);
+	w->to_kernel = rte_ring_create(name, WORKER_KERNEL_RING, socket_id,
+				       RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (!w->to_kernel) {
+		int err = -rte_errno;
+		rte_free(w->flow_mem);
+		w->flow_mem = NULL;
+		return err;
+	}
+	w->index = index;
+	w->tx_queue = index;
+	w->shared = shared;
+	w->tsc_hz = rte_get_tsc_hz();
+	w->start_tsc = rte_rdtsc();
+	worker_clock(w, w->start_tsc);
+	return 0;
+}
+
+void worker_fini(struct worker *w)
+{
+	rte_ring_free(w->to_kernel);
+	rte_free(w->flow_mem);
+	w->to_kernel = NULL;
+	w->flow_mem = NULL;
+}
+
+static inline void worker_drop(struct worker *w, struct worker_out *out, struct rte_mbuf *m,
+			       enum pkt_drop_reason reason)
+{
+	w->counters[counter_drop(reason)]++;
+	out->drop[out->drop_count++] = m;
+}
+
+/* A member may carry a flow it already has while READY or DRAIN. */
+static inline int worker_member_eligible(const struct gen_member *m)
+{
+	return m && m->state != GEN_MEMBER_ABSENT;
+}
+
+/* The ring's choice for a flow: a READY member, or NULL (no backend). */
+static inline const struct gen_member *worker_ring_pick(const struct gen *g,
+							const struct gen_vip *vip, __u32 hash,
+							__u32 *id)
+{
+	*id = flow_hash_ring_lookup(vip->ring, vip->table_size, hash);
+	return *id == FLOW_NO_BACKEND ? NULL : gen_member_get(g, *id);
+}
+
+/*
+ * Which backend a VIP packet goes to. Known flows keep their backend while
+ * it is READY or DRAIN; a TCP SYN (a new connection, maybe on a recycled
+ * port) always takes the ring's choice; ICMP errors follow the flow they
+ * quote but never create one.
+ */
+static inline const struct gen_member *worker_choose(struct worker *w, const struct gen *g,
+						     const struct gen_vip *vip,
+						     const struct pkt_info *info, __u32 hash)
+{
+	const int tcp = info->tuple.proto == PKT_PROTO_TCP;
+	const __u32 expires = w->now_s + (tcp ? g->params.tcp_idle_timeout_s
+					      : g->params.udp_idle_timeout_s);
+	const struct gen_member *m;
+	struct flow_entry *e = NULL;
+	__u32 id;
+
+	if (!(tcp && (info->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN &&
+	      !(info->flags & PKT_F_ICMP_ERROR))) {
+		e = flow_table_find(&w->flows, &info->tuple, hash, w->now_s, expires);
+		if (e) {
+			m = gen_member_get(g, e->member);
+			if (worker_member_eligible(m)) {
+				w->counters[COUNTER_FLOW_HIT]++;
+				return m;
+			}
+		}
+	}
+	m = worker_ring_pick(g, vip, hash, &id);
+	if (!m || (info->flags & PKT_F_ICMP_ERROR))
+		return m;
+	if (e) {
+		e->member = id;
+		w->counters[COUNTER_FLOW_MOVED]++;
+		return m;
+	}
+	if (flow_table_insert(&w->flows, &info->tuple, hash, id, w->now_s, expires) ==
+	    FLOW_TABLE_EVICTED)
+		w->counters[COUNTER_FLOW_EVICTED]++;
+	w->counters[COUNTER_FLOW_NEW]++;
+	return m;
+}
+
+/* Answers a client whose DF packet would not fit once tunnelled. */
+static void worker_reply_too_big(struct worker *w, struct rte_mbuf *m, const struct pkt_info *info,
+				 const struct pkt_encap_params *p, struct worker_out *out)
+{
+	const uint8_t slot = w->shared->slot_of_port[m->port];
+	struct rte_mbuf *reply;
+	uint32_t len;
+
+	if (out->tx_count[slot] >= WORKER_TX_MAX) {
+		worker_drop(w, out, m, PKT_DROP_NO_ROOM);
+		return;
+	}
+	reply = rte_pktmbuf_alloc(w->shared->pool);
+	if (!reply) {
+		worker_drop(w, out, m, PKT_DROP_NO_ROOM);
+		return;
+	}
+	len = pkt_icmp_too_big(rte_pktmbuf_mtod(m, const uint8_t *), info, pkt_encap_inner_mtu(p),
+			       rte_pktmbuf_mtod(reply, uint8_t *), rte_pktmbuf_tailroom(reply));
+	if (!len || !rte_pktmbuf_append(reply, (uint16_t)len)) {
+		rte_pktmbuf_free(reply);
+		worker_drop(w, out, m, PKT_DROP_NO_ROOM);
+		return;
+	}
+	out->tx[slot][out->tx_count[slot]++] = reply;
+	w->counters[COUNTER_TOO_BIG_SENT]++;
+	out->drop[out->drop_count++] = m; /* answered, not dropped: no drop counter */
+}
+
+/*
+ * An IPv4 packet without DF that would not fit once tunnelled: fragment the
+ * inner packet as a router would, and tunnel each fragment. Fragmenting
+ * inside rather than the outer packet spares the backend's decapsulation
+ * from reassembling tunnels; its IP stack reassembles the inner datagram.
+ */
+static void worker_fragment(struct worker *w, struct rte_mbuf *m, const struct pkt_info *info,
+			    const struct pkt_encap_params *p, uint8_t slot, __u32 hash,
+			    struct worker_out *out)
+{
+	struct rte_mbuf *frags[WORKER_FRAGS_MAX];
+	const uint8_t *ip = rte_pktmbuf_mtod_offset(m, const uint8_t *, info->l3_offset);
+	const uint16_t ihl = (uint16_t)((ip[0] & 0x0f) * 4);
+	const uint16_t inner_mtu = pkt_encap_inner_mtu(p);
+	uint16_t room = (uint16_t)(WORKER_TX_MAX - out->tx_count[slot]);
+	int32_t n;
+
+	if (inner_mtu < ihl + 8) {
+		worker_drop(w, out, m, PKT_DROP_TOO_BIG);
+		return;
+	}
+	if (room > WORKER_FRAGS_MAX)
+		room = WORKER_FRAGS_MAX;
+	/* The library wants a bare IP packet whose fragment payloads are
+	 * multiples of 8 bytes. */
+	rte_pktmbuf_adj(m, info->l3_offset);
+	if (m->pkt_len > info->l3_length)
+		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - info->l3_length));
+	n = rte_ipv4_fragment_packet(m, frags, room, (uint16_t)(ihl + ((inner_mtu - ihl) & ~7u)),
+				     w->shared->pool, w->shared->indirect_pool);
+	if (n < 0) {
+		worker_drop(w, out, m, n == -ENOMEM ? PKT_DROP_NO_ROOM : PKT_DROP_TOO_BIG);
+		return;
+	}
+	rte_pktmbuf_free(m); /* the fragments hold their own references to its data */
+	w->counters[COUNTER_FRAGMENTED]++;
+	for (int32_t i = 0; i < n; i++) {
+		struct pkt_info fi = *info;
+		fi.l3_offset = 0;
+		fi.l3_length = (__u16)frags[i]->pkt_len;
+		uint16_t grow = pkt_encap_headroom(&fi, p);
+		uint8_t *frame = (uint8_t *)rte_pktmbuf_prepend(frags[i], grow);
+		if (!frame) {
+			rte_pktmbuf_free(frags[i]);
+			w->counters[counter_drop(PKT_DROP_NO_ROOM)]++;
+			continue;
+		}
+		pkt_encap_write(frame, &fi, p, hash);
+		out->tx[slot][out->tx_count[slot]++] = frags[i];
+	}
+}
+
+/* Tunnels one VIP packet toward its backend, or answers or drops it. */
+static inline void worker_forward(struct worker *w, const struct gen *g, struct rte_mbuf *m,
+				  const struct gen_vip *vip, const struct pkt_info *info,
+				  __u32 hash, struct worker_out *out)
+{
+	const struct worker_shared *sh = w->shared;
+	const struct gen_member *member = worker_choose(w, g, vip, info, hash);
+	struct pkt_encap_params p;
+	uint64_t nh;
+	uint8_t slot;
+
+	if (!member) {
+		worker_drop(w, out, m, PKT_DROP_NO_BACKEND);
+		return;
+	}
+	nh = __atomic_load_n(&sh->nexthops[member->nexthop].mac_word, __ATOMIC_RELAXED);
+	if (!(nh >> 56)) {
+		worker_drop(w, out, m, PKT_DROP_NO_ROUTE);
+		return;
+	}
+	slot = (uint8_t)(nh >> 48);
+	p.type = g->params.encap;
+	p.outer_family = member->family;
+	p.has_vlan = (info->flags & PKT_F_VLAN) != 0;
+	p.pad = 0;
+	p.vlan_tci = info->vlan_tci;
+	p.mtu = sh->ports[slot].mtu;
+	p.gue_port = g->params.gue_port;
+	memcpy(p.src_mac, sh->ports[slot].mac.addr_bytes, 6);
+	memcpy(p.dst_mac, &nh, 6);
+	memcpy(p.outer_dst, member->addr, sizeof(p.outer_dst));
+	if (member->family == FLOW_FAMILY_IPV4) {
+		p.outer_src[0] = g->params.encap_source_v4;
+		p.outer_src[1] = p.outer_src[2] = p.outer_src[3] = 0;
+		if (!p.outer_src[0]) {
+			worker_drop(w, out, m, PKT_DROP_NO_ROUTE);
+			return;
+		}
+	} else {
+		memcpy(p.outer_src, g->params.encap_source_v6, sizeof(p.outer_src));
+		if (!(p.outer_src[0] | p.outer_src[1] | p.outer_src[2] | p.outer_src[3])) {
+			worker_drop(w, out, m, PKT_DROP_NO_ROUTE);
+			return;
+		}
+	}
+	if (info->flags & PKT_F_ICMP_ERROR)
+		w->counters[COUNTER_ICMP_FORWARDED]++;
+
+	switch (pkt_encap_check(info, &p)) {
+	case PKT_ENCAP_OK:
+		break;
+	case PKT_ENCAP_TOO_BIG_REPLY:
+		worker_reply_too_big(w, m, info, &p, out);
+		return;
+	case PKT_ENCAP_TOO_BIG_FRAGMENT:
+		worker_fragment(w, m, info, &p, slot, hash, out);
+		return;
+	default:
+		worker_drop(w, out, m, PKT_DROP_TOO_BIG);
+		return;
+	}
+	uint16_t grow = pkt_encap_headroom(info, &p);
+	uint32_t frame_len = pkt_encap_frame_length(info, &p);
+	uint8_t *frame = (uint8_t *)rte_pktmbuf_prepend(m, grow);
+	if (!frame) {
+		worker_drop(w, out, m, PKT_DROP_NO_ROOM);
+		return;
+	}
+	pkt_encap_write(frame, info, &p, hash);
+	/* Drop Ethernet padding that followed a short datagram. */
+	if (m->pkt_len > frame_len)
+		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - frame_len));
+	out->tx[slot][out->tx_count[slot]++] = m;
+}
+
+void worker_process(struct worker *w, const struct gen *g, struct rte_mbuf **pkts, uint16_t n,
+		    struct worker_out *out)
+{
+	struct pkt_info info[WORKER_BURST];
+	const struct gen_vip *vip[WORKER_BURST];
+	__u32 hash[WORKER_BURST];
+	uint64_t rx_bytes = 0;
+
+	out->kernel_count = 0;
+	out->drop_count = 0;
+	memset(out->tx_count, 0, sizeof(out->tx_count[0]) * w->shared->port_count);
+	for (uint16_t i = 0; i < n; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+
+	/* Pass 1: parse, find the VIP, start fetching the flow's bucket. */
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
+		enum pkt_verdict verdict;
+
+		rx_bytes += m->pkt_len;
+		vip[i] = NULL;
+		verdict = pkt_parse(data, data + m->data_len, &info[i]);
+		if (verdict == PKT_VERDICT_DROP) {
+			worker_drop(w, out, m, (enum pkt_drop_reason)info[i].drop_reason);
+			continue;
+		}
+		if (verdict == PKT_VERDICT_CANDIDATE && g)
+			vip[i] = gen_vip_find(g, &info[i].tuple, info[i].flags & PKT_F_FRAGMENT);
+		if (!vip[i]) {
+			out->kernel[out->kernel_count++] = m;
+			continue;
+		}
+		enum pkt_drop_reason why = pkt_vip_check(&info[i]);
+		if (why != PKT_DROP_NONE) {
+			vip[i] = NULL;
+			worker_drop(w, out, m, why);
+			continue;
+		}
+		hash[i] = pkt_flow_hash(&info[i]);
+		flow_table_prefetch(&w->flows, hash[i]);
+	}
+	w->counters[COUNTER_RX_PACKETS] += n;
+	w->counters[COUNTER_RX_BYTES] += rx_bytes;
+
+	/* Pass 2: the buckets have had a pass to arrive; fetch the entries. */
+	for (uint16_t i = 0; i < n; i++)
+		if (vip[i])
+			flow_table_prefetch_entry(&w->flows, hash[i], w->now_s);
+
+	/* Pass 3: choose, rewrite, queue for transmission. */
+	for (uint16_t i = 0; i < n; i++)
+		if (vip[i])
+			worker_forward(w, g, pkts[i], vip[i], &info[i], hash[i], out);
+}
+
+void worker_transmit(struct worker *w, struct worker_out *out)
+{
+	const struct worker_shared *sh = w->shared;
+
+	for (uint16_t slot = 0; slot < sh->port_count; slot++) {
+		uint16_t n = out->tx_count[slot], sent;
+		uint64_t bytes = 0, unsent_bytes = 0;
+
+		if (!n)
+			continue;
+		for (uint16_t i = 0; i < n; i++)
+			bytes += out->tx[slot][i]->pkt_len;
+		sent = rte_eth_tx_burst(sh->ports[slot].port_id, w->tx_queue, out->tx[slot], n);
+		if (sent < n) {
+			for (uint16_t i = sent; i < n; i++)
+				unsent_bytes += out->tx[slot][i]->pkt_len;
+			w->counters[counter_drop(PKT_DROP_TX_FULL)] += n - sent;
+			rte_pktmbuf_free_bulk(&out->tx[slot][sent], n - sent);
+		}
+		w->counters[COUNTER_TX_PACKETS] += sent;
+		w->counters[COUNTER_TX_BYTES] += bytes - unsent_bytes;
+	}
+	if (out->kernel_count) {
+		unsigned int queued = rte_ring_sp_enqueue_burst(w->to_kernel, (void **)out->kernel,
+								out->kernel_count, NULL);
+		w->counters[COUNTER_KERNEL_PACKETS] += queued;
+		if (queued < out->kernel_count) {
+			w->counters[counter_drop(PKT_DROP_KERNEL_FULL)] += out->kernel_count - queued;
+			rte_pktmbuf_free_bulk(&out->kernel[queued], out->kernel_count - queued);
+		}
+	}
+	if (out->drop_count)
+		rte_pktmbuf_free_bulk(out->drop, out->drop_count);
+}
+
+int worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct worker_shared *sh = w->shared;
+	struct rte_mbuf *pkts[WORKER_BURST];
+	struct worker_out out;
+	uint32_t idle_polls = 0;
+
+	rte_rcu_qsbr_thread_register(sh->rcu, w->index);
+	rte_rcu_qsbr_thread_online(sh->rcu, w->index);
+	while (!__atomic_load_n(&sh->stop, __ATOMIC_RELAXED)) {
+		const struct gen *g = __atomic_load_n(&sh->gen, __ATOMIC_ACQUIRE);
+		int busy = 0;
+
+		worker_clock(w, rte_rdtsc());
+		for (uint16_t q = 0; q < w->rxq_count; q++) {
+			uint16_t n = rte_eth_rx_burst(w->rxq[q].port_id, w->rxq[q].queue, pkts,
+						      WORKER_BURST);
+			if (!n)
+				continue;
+			busy = 1;
+			worker_process(w, g, pkts, n, &out);
+			worker_transmit(w, &out);
+		}
+		/* Done with g: the main lcore may free a generation once every
+		 * worker has passed this point after the swap. */
+		rte_rcu_qsbr_quiescent(sh->rcu, w->index);
+		if (busy) {
+			idle_polls = 0;
+		} else if (sh->idle_sleep_us && ++idle_polls >= WORKER_IDLE_POLLS) {
+			/* Offline while asleep, so a grace period never waits
+			 * for an idle worker. */
+			rte_rcu_qsbr_thread_offline(sh->rcu, w->index);
+			rte_delay_us_sleep(sh->idle_sleep_us);
+			rte_rcu_qsbr_thread_online(sh->rcu, w->index);
+		}
+	}
+	rte_rcu_qsbr_thread_offline(sh->rcu, w->index);
+	rte_rcu_qsbr_thread_unregister(sh->rcu, w->index);
+	return 0;
+}
