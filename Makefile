@@ -30,7 +30,9 @@ CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka)
 BPF_CFLAGS_PC = $(shell $(PKG_CONFIG) --cflags libbpf)
 BPF_LIBS      = $(shell $(PKG_CONFIG) --libs libbpf)
 DPDK_CFLAGS   = $(shell $(PKG_CONFIG) --cflags libdpdk)
-DPDK_LIBS     = $(shell $(PKG_CONFIG) --libs libdpdk)
+# rte_vdev_init (lb-dpdk creates its TAP devices) is in a driver library the
+# libdpdk .pc file leaves out.
+DPDK_LIBS     = $(shell $(PKG_CONFIG) --libs libdpdk) -lrte_bus_vdev
 
 # Messages and paths are cut to their buffers on purpose: no format-truncation.
 WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -56,8 +58,10 @@ LBD_SRCS := controlplane/lbd.c
 LBD := $(BUILD)/lbd
 
 # lb-dpdk's modules, built against DPDK (its -march and headers).
-DPDK_SRCS := dataplane/worker.c
+DPDK_SRCS := dataplane/worker.c dataplane/nl.c dataplane/nexthop.c dataplane/port.c \
+	     dataplane/control.c dataplane/telemetry.c
 DPDK_OBJS := $(DPDK_SRCS:%.c=$(BUILD)/dpdk/%.o)
+LB_DPDK := $(BUILD)/lb-dpdk
 DPDK_BENCHES := $(BUILD)/bench/bench_worker
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -71,7 +75,7 @@ TEST_BPF_SKELS := $(TEST_BPF_SRCS:tests/bpf/%.bpf.c=$(BUILD)/bpf/%.skel.h)
 BPF_TESTS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(wildcard tests/bpf/test_*.c))
 
 .PHONY: all help deps test check unit-tests bench clean format
-all: $(LBD) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) ## Build everything into build/
+all: $(LBD) $(LB_DPDK) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) ## Build everything into build/
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -116,12 +120,17 @@ $(LBD): $(LBD_SRCS:%.c=$(BUILD)/obj/%.o) $(CORE_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CONFIG_LIBS)
 
+$(LB_DPDK): $(BUILD)/dpdk/dataplane/lb_dpdk.o $(DPDK_OBJS) $(CORE_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(DPDK_LIBS) $(CONFIG_LIBS) -lpthread
+
 $(PLAIN_BENCHES): $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(CORE_OBJS)
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CONFIG_LIBS) -lm
 
-$(DPDK_BENCHES): $(BUILD)/bench/%: $(BUILD)/dpdk/tests/bench/%.o $(DPDK_OBJS) $(CORE_OBJS)
+$(DPDK_BENCHES): $(BUILD)/bench/%: $(BUILD)/dpdk/tests/bench/%.o $(BUILD)/dpdk/dataplane/worker.o \
+		  $(CORE_OBJS)
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(DPDK_LIBS) $(CONFIG_LIBS) -lm

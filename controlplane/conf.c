@@ -422,20 +422,23 @@ static void conf_load_prefix(struct conf_ctx *ctx, const config_setting_t *s, co
 static void conf_load_dpdk_port(struct conf_ctx *ctx, const config_setting_t *s,
 				  const char *path, struct conf_dpdk_port *p)
 {
-	static const char *const keys[] = { "name", "device", "rx_queues", "tx_queues", "rx_desc",
-					    "tx_desc", "mtu", "addresses", NULL };
+	static const char *const keys[] = { "name", "device", "rx_queues", "rx_desc", "tx_desc",
+					    "mtu", "addresses", NULL };
 	char full[CONF_PATH_MAX];
 
 	p->rx_queues = 1;
-	p->tx_queues = 1;
 	p->rx_desc = 1024;
 	p->tx_desc = 1024;
 	p->mtu = 1500;
 	conf_check_keys(ctx, s, path, keys);
 	conf_get_name(ctx, s, path, p->name);
+	/* The name is also the kernel interface of the port's exception path. */
+	if (strlen(p->name) > CONF_PORT_NAME_MAX)
+		conf_error(ctx, config_setting_get_member(s, "name"), path,
+			   "name \"%s\" is longer than an interface name (%d characters)", p->name,
+			   CONF_PORT_NAME_MAX);
 	conf_get_string(ctx, s, path, "device", true, p->device, sizeof(p->device));
 	conf_get_u16(ctx, s, path, "rx_queues", 1, 64, false, &p->rx_queues);
-	conf_get_u16(ctx, s, path, "tx_queues", 1, 64, false, &p->tx_queues);
 	conf_get_u16(ctx, s, path, "rx_desc", 64, 16384, false, &p->rx_desc);
 	conf_get_u16(ctx, s, path, "tx_desc", 64, 16384, false, &p->tx_desc);
 	conf_get_u16(ctx, s, path, "mtu", 576, 9600, false, &p->mtu);
@@ -456,7 +459,7 @@ static void conf_load_dpdk(struct conf_ctx *ctx, const config_setting_t *dp,
 			     struct conf_dpdk *d)
 {
 	static const char *const keys[] = { "eal_args", "worker_lcores", "mbufs", "mbuf_cache",
-					    "control_socket", "ports", NULL };
+					    "control_socket", "idle_sleep_us", "ports", NULL };
 	const char *path = "dataplane.dpdk";
 
 	d->worker_lcores[0] = 1;
@@ -507,6 +510,7 @@ static void conf_load_dpdk(struct conf_ctx *ctx, const config_setting_t *dp,
 	conf_get_int(ctx, s, path, "mbufs", 1023, 16777215, false, &d->mbufs);
 	conf_get_int(ctx, s, path, "mbuf_cache", 0, 512, false, &d->mbuf_cache);
 	conf_get_string(ctx, s, path, "control_socket", false, d->control_socket, 108);
+	conf_get_int(ctx, s, path, "idle_sleep_us", 0, 10000, false, &d->idle_sleep_us);
 
 	config_setting_t *ports = conf_member(ctx, s, path, "ports", CONFIG_TYPE_LIST, true);
 	if (!ports)

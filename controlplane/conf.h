@@ -20,6 +20,7 @@
 #define CONF_HTTP_EXPECT_MAX 16
 #define CONF_PORT_ADDRS_MAX  8
 #define CONF_DPDK_PORTS_MAX  16
+#define CONF_PORT_NAME_MAX   15 /* IFNAMSIZ - 1: the name of its kernel interface */
 #define CONF_EAL_ARGS_MAX    32
 #define CONF_LCORES_MAX      64
 #define CONF_XDP_IFACES_MAX  16
@@ -83,7 +84,7 @@ struct conf_vip {
 struct conf_dpdk_port {
 	char name[CONF_NAME_MAX];
 	char device[CONF_PATH_MAX]; /* PCI address, or a virtual device's devargs */
-	__u16 rx_queues, tx_queues;
+	__u16 rx_queues; /* TX queues are one per worker plus one for the main lcore */
 	__u16 rx_desc, tx_desc;
 	__u16 mtu;
 	struct conf_prefix addresses[CONF_PORT_ADDRS_MAX];
@@ -98,6 +99,7 @@ struct conf_dpdk {
 	__u32 worker_lcore_count;
 	__u32 mbufs;
 	__u32 mbuf_cache;
+	__u32 idle_sleep_us; /* workers pause this long after idle polls; 0 = busy poll */
 	char control_socket[CONF_PATH_MAX];
 	struct conf_dpdk_port ports[CONF_DPDK_PORTS_MAX];
 	__u32 port_count;

@@ -27,7 +27,8 @@
 	X(COUNTER_FLOW_EVICTED, "flow_evicted", "live flows forgotten to make room (table full)")   \
 	X(COUNTER_ICMP_FORWARDED, "icmp_forwarded", "ICMP errors sent to the backend of their flow") \
 	X(COUNTER_TOO_BIG_SENT, "too_big_sent", "fragmentation-needed / packet-too-big replies")     \
-	X(COUNTER_FRAGMENTED, "fragmented", "outer packets fragmented: too big and DF clear")
+	X(COUNTER_FRAGMENTED, "fragmented", "packets fragmented before tunnelling: too big, DF clear") \
+	X(COUNTER_FROM_KERNEL_PACKETS, "from_kernel_packets", "frames the kernel sent out a port")
 
 #define COUNTER_ENUM_MEMBER(name, text, meaning) name,
 enum counter {

@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * lb-dpdk's side of the control channel (dataplane/chan.h): one lbd at a
+ * time, messages checked before use, generations built aside and swapped in
+ * under RCU. If lbd goes away the generation in service stays; when it comes
+ * back it resyncs with a full generation, and member ids kept by key make
+ * that resync invisible to established flows.
+ */
+#define _GNU_SOURCE /* accept4 */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_rcu_qsbr.h>
+
+#include "dataplane/lb_dpdk.h"
+
+static uint64_t control_monotonic_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec;
+}
+
+int control_listen(struct lb_dpdk *lb)
+{
+	const char *path = lb->conf->dataplane.dpdk.control_socket;
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct epoll_event ev = { .events = EPOLLIN };
+	char dir[sizeof(addr.sun_path)];
+	int fd;
+
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		mkdir(dir, 0750); /* /run/fulcrum on a fresh boot */
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path); /* a stale socket of an earlier lb-dpdk */
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || chmod(path, 0660) < 0 ||
+	    listen(fd, 4) < 0) {
+		int err = -errno;
+		LB_LOG(ERR, "control socket %s: %s", path, strerror(errno));
+		close(fd);
+		return err;
+	}
+	ev.data.fd = fd;
+	epoll_ctl(lb->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+	lb->listen_fd = fd;
+	lb->client_fd = -1;
+	chan_reader_init(&lb->reader);
+	LB_LOG(INFO, "waiting for lbd on %s", path);
+	return 0;
+}
+
+static void control_drop_client(struct lb_dpdk *lb, const char *why)
+{
+	if (lb->client_fd < 0)
+		return;
+	LB_LOG(INFO, "lbd disconnected (%s); forwarding goes on with generation %llu", why,
+	       lb->shared.gen ? (unsigned long long)lb->shared.gen->id : 0ULL);
+	epoll_ctl(lb->epoll_fd, EPOLL_CTL_DEL, lb->client_fd, NULL);
+	close(lb->client_fd);
+	lb->client_fd = -1;
+	chan_reader_fini(&lb->reader);
+	chan_reader_init(&lb->reader);
+	gen_builder_abort(lb->staging);
+	lb->staging = NULL;
+	lb->staging_failed = 0;
+}
+
+void control_close(struct lb_dpdk *lb)
+{
+	control_drop_client(lb, "shutting down");
+	if (lb->listen_fd >= 0) {
+		close(lb->listen_fd);
+		unlink(lb->conf->dataplane.dpdk.control_socket);
+		lb->listen_fd = -1;
+	}
+}
+
+void control_accept(struct lb_dpdk *lb)
+{
+	int fd = accept4(lb->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (fd < 0)
+		return;
+	if (lb->client_fd >= 0) {
+		/* One publisher at a time: two lbds would fight over tables. */
+		chan_send_error(fd, 0, EBUSY, "another lbd is connected");
+		close(fd);
+		return;
+	}
+	lb->client_fd = fd;
+	ev.data.fd = fd;
+	epoll_ctl(lb->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+void lb_counters_sum(const struct lb_dpdk *lb, uint64_t *sum)
+{
+	for (uint32_t c = 0; c < COUNTER_COUNT; c++)
+		sum[c] = lb->main_counters[c];
+	for (uint16_t w = 0; w < lb->worker_count; w++)
+		for (uint32_t c = 0; c < COUNTER_COUNT; c++)
+			sum[c] += __atomic_load_n(&lb->workers[w].counters[c], __ATOMIC_RELAXED);
+}
+
+/* Swaps g in, waits until no worker can still see the old one, frees it. */
+static void control_publish(struct lb_dpdk *lb, struct gen *g)
+{
+	struct gen *old = lb->shared.gen;
+
+	__atomic_store_n(&lb->shared.gen, g, __ATOMIC_RELEASE);
+	rte_rcu_qsbr_synchronize(lb->shared.rcu, RTE_QSBR_THRID_INVALID);
+	gen_destroy(old);
+}
+
+/* Answers the first error of a staged generation and drops the staging;
+ * the rest of that generation's messages are ignored up to its COMMIT. */
+static void control_fail_staging(struct lb_dpdk *lb, __u32 seq, int code, const char *msg)
+{
+	LB_LOG(ERR, "generation refused, the one in service stays: %s", msg);
+	chan_send_error(lb->client_fd, seq, code, "%s", msg);
+	gen_builder_abort(lb->staging);
+	lb->staging = NULL;
+	lb->staging_failed = 1;
+}
+
+static void control_hello(struct lb_dpdk *lb, const struct chan_hdr *h, const void *payload)
+{
+	const struct chan_hello *hello = payload;
+	struct chan_hello_reply reply = { .pid = (__u32)getpid(),
+					  .worker_count = lb->worker_count,
+					  .port_count = lb->port_count };
+	char client[sizeof(hello->client) + 1] = "";
+
+	if (h->length != sizeof(*hello)) {
+		chan_send_error(lb->client_fd, h->seq, EINVAL, "HELLO: %u bytes, expected %zu",
+				h->length, sizeof(*hello));
+		return;
+	}
+	memcpy(client, hello->client, sizeof(hello->client));
+	reply.generation = lb->shared.gen ? lb->shared.gen->id : 0;
+	LB_LOG(INFO, "%s connected; generation in service %llu", client,
+	       (unsigned long long)reply.generation);
+	struct iovec part = { &reply, sizeof(reply) };
+	chan_send(lb->client_fd, CHAN_MSG_HELLO_REPLY, h->seq, &part, 1);
+}
+
+static void control_gen_begin(struct lb_dpdk *lb, const struct chan_hdr *h, const void *payload)
+{
+	struct chan_gen_begin begin;
+	char err[256];
+
+	gen_builder_abort(lb->staging);
+	lb->staging = NULL;
+	lb->staging_failed = 0;
+	if (chan_gen_begin_decode(payload, h->length, &begin, err, sizeof(err))) {
+		control_fail_staging(lb, h->seq, EINVAL, err);
+		return;
+	}
+	lb->staging = gen_builder_create(lb->registry, &begin, lb->shared.gen);
+	if (!lb->staging)
+		control_fail_staging(lb, h->seq, ENOMEM, "GEN_BEGIN: out of memory");
+}
+
+static void control_gen_vip(struct lb_dpdk *lb, const struct chan_hdr *h, const void *payload)
+{
+	struct chan_vip_view view;
+	char err[256];
+	int rc;
+
+	if (lb->staging_failed)
+		return;
+	if (!lb->staging) {
+		control_fail_staging(lb, h->seq, EPROTO, "GEN_VIP without GEN_BEGIN");
+		return;
+	}
+	rc = chan_vip_decode(payload, h->length, &view, err, sizeof(err));
+	if (rc == 0)
+		rc = gen_builder_add_vip(lb->staging, &view, err, sizeof(err));
+	if (rc)
+		control_fail_staging(lb, h->seq, -rc, err);
+}
+
+static void control_gen_commit(struct lb_dpdk *lb, const struct chan_hdr *h, const void *payload)
+{
+	const struct chan_gen_commit *commit = payload;
+	char err[256] = "";
+	struct gen *g;
+
+	if (lb->staging_failed) {
+		lb->staging_failed = 0; /* the error has been answered */
+		return;
+	}
+	if (!lb->staging || h->length != sizeof(*commit)) {
+		control_fail_staging(lb, h->seq, EPROTO, "GEN_COMMIT without GEN_BEGIN");
+		lb->staging_failed = 0;
+		return;
+	}
+	pthread_mutex_lock(&lb->lock);
+	errno = 0;
+	g = gen_builder_finish(lb->staging, nexthop_find, lb->nexthops, control_monotonic_s(), err,
+			       sizeof(err));
+	lb->staging = NULL;
+	if (g) {
+		if (g->id != commit->generation) {
+			snprintf(err, sizeof(err), "GEN_COMMIT %llu does not match GEN_BEGIN %llu",
+				 (unsigned long long)commit->generation,
+				 (unsigned long long)g->id);
+			gen_destroy(g);
+			g = NULL;
+			errno = EPROTO;
+		} else {
+			control_publish(lb, g);
+		}
+	}
+	pthread_mutex_unlock(&lb->lock);
+	if (!g) {
+		control_fail_staging(lb, h->seq, errno ? errno : EINVAL, err);
+		lb->staging_failed = 0;
+		return;
+	}
+	LB_LOG(INFO, "generation %llu in service: %u VIPs, %u backends",
+	       (unsigned long long)g->id, g->vip_count, g->backend_count);
+	struct chan_gen_done done = { .generation = g->id, .vip_count = g->vip_count,
+				      .backend_count = g->backend_count };
+	struct iovec part = { &done, sizeof(done) };
+	chan_send(lb->client_fd, CHAN_MSG_GEN_DONE, h->seq, &part, 1);
+}
+
+static void control_stats(struct lb_dpdk *lb, const struct chan_hdr *h)
+{
+	uint64_t counters[COUNTER_COUNT];
+	struct chan_stats stats = { .worker_count = lb->worker_count,
+				    .counter_count = COUNTER_COUNT };
+
+	lb_counters_sum(lb, counters);
+	stats.generation = lb->shared.gen ? lb->shared.gen->id : 0;
+	for (uint16_t w = 0; w < lb->worker_count; w++) {
+		stats.flows += flow_table_count_live(&lb->workers[w].flows,
+						     __atomic_load_n(&lb->workers[w].now_s,
+								     __ATOMIC_RELAXED));
+		stats.flow_capacity += lb->workers[w].flows.capacity;
+	}
+	struct iovec parts[2] = { { &stats, sizeof(stats) }, { counters, sizeof(counters) } };
+	chan_send(lb->client_fd, CHAN_MSG_STATS, h->seq, parts, 2);
+}
+
+static void control_dispatch(struct lb_dpdk *lb, const struct chan_hdr *h, const void *payload)
+{
+	switch (h->type) {
+	case CHAN_MSG_HELLO:
+		control_hello(lb, h, payload);
+		break;
+	case CHAN_MSG_GEN_BEGIN:
+		control_gen_begin(lb, h, payload);
+		break;
+	case CHAN_MSG_GEN_VIP:
+		control_gen_vip(lb, h, payload);
+		break;
+	case CHAN_MSG_GEN_COMMIT:
+		control_gen_commit(lb, h, payload);
+		break;
+	case CHAN_MSG_STATS_GET:
+		control_stats(lb, h);
+		break;
+	default:
+		chan_send_error(lb->client_fd, h->seq, EOPNOTSUPP, "%s is not a request",
+				chan_msg_type_name(h->type));
+		break;
+	}
+}
+
+void control_readable(struct lb_dpdk *lb)
+{
+	/* Bounded, so a peer streaming messages cannot starve the exception
+	 * path; epoll reports the rest on the next round. */
+	for (int i = 0; i < 64 && lb->client_fd >= 0; i++) {
+		int rc = chan_reader_fill(&lb->reader, lb->client_fd);
+		if (rc == 0)
+			return;
+		if (rc < 0) {
+			if (rc == -EPROTO || rc == -EPROTONOSUPPORT || rc == -EMSGSIZE ||
+			    rc == -EBADMSG)
+				chan_send_error(lb->client_fd, lb->reader.hdr.seq, -rc,
+						"bad message header (%s): closing the channel",
+						strerror(-rc));
+			control_drop_client(lb, strerror(-rc));
+			return;
+		}
+		control_dispatch(lb, &lb->reader.hdr, lb->reader.payload);
+	}
+}

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * lb-dpdk's process state, shared by its main-lcore modules: setup and the
+ * main loop (lb_dpdk.c), ports and exception interfaces (port.c), the
+ * control channel server (control.c) and telemetry (telemetry.c).
+ */
+#ifndef FULCRUM_LB_DPDK_H
+#define FULCRUM_LB_DPDK_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <rte_log.h>
+
+#include "controlplane/conf.h"
+#include "dataplane/chan.h"
+#include "dataplane/gen.h"
+#include "dataplane/nexthop.h"
+#include "dataplane/worker.h"
+
+#define LB_WORKERS_MAX CONF_LCORES_MAX
+
+#define LB_LOG(level, fmt, ...) \
+	rte_log(RTE_LOG_##level, RTE_LOGTYPE_USER1, "lb-dpdk: " fmt "\n", ##__VA_ARGS__)
+
+/* A port and its exception interface. */
+struct lb_port {
+	const struct conf_dpdk_port *conf;
+	uint16_t port_id;     /* the wire */
+	uint16_t tap_port_id; /* the kernel's side */
+	int tap_ifindex;
+	uint16_t rx_queues;
+};
+
+struct lb_dpdk {
+	struct conf *conf;
+	struct worker_shared shared;
+	struct worker *workers; /* worker_count, cache aligned */
+	uint16_t worker_count;
+	struct lb_port ports[WORKER_PORTS_MAX];
+	uint16_t port_count;
+	uint64_t main_counters[COUNTER_COUNT]; /* the main lcore's own (kernel -> wire) */
+
+	struct gen_registry *registry;
+	struct gen_builder *staging;  /* generation being received, or NULL */
+	int staging_failed;           /* an error was answered: ignore until COMMIT */
+	struct nexthop_table *nexthops;
+
+	int epoll_fd;
+	int listen_fd;
+	int client_fd; /* the lbd connected, or -1 */
+	struct chan_reader reader;
+
+	/* Held by the main lcore while it changes what telemetry reads (the
+	 * generation, next hops) and by every telemetry callback, which runs
+	 * on DPDK's telemetry thread. Never taken by workers. */
+	pthread_mutex_t lock;
+	uint64_t started_tsc;
+};
+
+/* port.c: opens every configured port and its exception interface. Returns
+ * 0, or -errno after logging what failed. */
+int port_setup_all(struct lb_dpdk *lb, struct rte_mempool *pool);
+void port_close_all(struct lb_dpdk *lb);
+
+/* port.c: moves frames between the workers' kernel rings, the exception
+ * interfaces and the ports. Returns the frames moved. */
+uint32_t port_exception_poll(struct lb_dpdk *lb);
+
+/* control.c: the channel server. */
+int control_listen(struct lb_dpdk *lb);
+void control_accept(struct lb_dpdk *lb);
+void control_readable(struct lb_dpdk *lb);
+void control_close(struct lb_dpdk *lb);
+
+/* control.c: counters summed over the workers and the main lcore. */
+void lb_counters_sum(const struct lb_dpdk *lb, uint64_t *sum);
+
+/* telemetry.c: registers the /fulcrum/... commands. */
+void telemetry_register(struct lb_dpdk *lb);
+
+#endif /* FULCRUM_LB_DPDK_H */
