@@ -54,7 +54,7 @@ CORE_SRCS := controlplane/maglev.c controlplane/conf.c dataplane/pkt.c dataplane
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 CORE_SAN_OBJS := $(CORE_SRCS:%.c=$(BUILD)/san/%.o)
 
-LBD_SRCS := controlplane/lbd.c
+LBD_SRCS := controlplane/lbd.c controlplane/log.c controlplane/tables.c controlplane/publish.c
 LBD := $(BUILD)/lbd
 
 # lb-dpdk's modules, built against DPDK (its -march and headers).
@@ -68,6 +68,11 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/t
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/bench_*.c))
 PLAIN_BENCHES := $(filter-out $(DPDK_BENCHES),$(BENCHES))
 
+# Fulcrum's BPF programs and the tools that load them.
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
+DECAP := $(BUILD)/fulcrum-decap
+
 # BPF programs of the tests (the shared-header agreement checks).
 TEST_BPF_SRCS := $(wildcard tests/bpf/*.bpf.c)
 TEST_BPF_OBJS := $(TEST_BPF_SRCS:tests/bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
@@ -75,7 +80,7 @@ TEST_BPF_SKELS := $(TEST_BPF_SRCS:tests/bpf/%.bpf.c=$(BUILD)/bpf/%.skel.h)
 BPF_TESTS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(wildcard tests/bpf/test_*.c))
 
 .PHONY: all help deps test check unit-tests bench clean format
-all: $(LBD) $(LB_DPDK) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) ## Build everything into build/
+all: $(LBD) $(LB_DPDK) $(DECAP) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) ## Build everything into build/
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -145,6 +150,11 @@ $(BUILD)/tests/test_bpf_%: $(BUILD)/san/tests/bpf/test_bpf_%.o $(CORE_SAN_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(CMOCKA_LIBS) $(BPF_LIBS) $(CONFIG_LIBS)
 
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c
+	$(call msg,CLANG-BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CLANG_FLAGS) -MMD -MP -c $< -o $@
+
 $(BUILD)/bpf/%.bpf.o: tests/bpf/%.bpf.c
 	$(call msg,CLANG-BPF,$@)
 	$(Q)mkdir -p $(@D)
@@ -153,6 +163,12 @@ $(BUILD)/bpf/%.bpf.o: tests/bpf/%.bpf.c
 $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(BUILD)/obj/tools/fulcrum-decap.o: $(BUILD)/bpf/decap.skel.h
+
+$(DECAP): $(BUILD)/obj/tools/fulcrum-decap.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(BPF_LIBS)
 
 # The BPF test loaders include their skeletons (explicit targets: a pattern
 # rule without a recipe would cancel the compile rule instead).

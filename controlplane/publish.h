@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * lbd's side of the control channel to lb-dpdk (dataplane/chan.h): connect
+ * and greet, publish generations of VIP tables, read lb-dpdk's counters.
+ * Requests are synchronous with a timeout; lbd's event loop only watches
+ * the socket between them to notice lb-dpdk going away.
+ */
+#ifndef FULCRUM_PUBLISH_H
+#define FULCRUM_PUBLISH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "controlplane/conf.h"
+#include "controlplane/tables.h"
+#include "dataplane/chan.h"
+
+#define PUBLISH_REPLY_TIMEOUT_MS 10000
+
+struct publisher {
+	char path[CONF_PATH_MAX];
+	int fd;              /* -1 while not connected */
+	__u32 seq;
+	__u64 generation;    /* the last one lb-dpdk put in service */
+	bool need_full;      /* just (re)connected: no KEEP until a full publish */
+	struct chan_reader reader;
+};
+
+void publish_init(struct publisher *p, const char *path);
+void publish_fini(struct publisher *p);
+
+/* Connects and exchanges HELLO. Returns 0 or -errno (-ENOENT / -ECONNREFUSED
+ * while lb-dpdk is not up; -EBUSY when another lbd holds the channel). */
+int publish_connect(struct publisher *p, char *err, size_t err_size);
+
+void publish_disconnect(struct publisher *p);
+
+/*
+ * Publishes one generation: the tables (rings built) with dataplane
+ * parameters; keep[i] sends table i as CHAN_VIP_KEEP, for a VIP unchanged
+ * since the generation in service. Returns 0 once lb-dpdk has it in service,
+ * or -errno with lb-dpdk's or the channel's reason in err (the channel is
+ * closed on transport errors, kept on a refused generation).
+ */
+int publish_generation(struct publisher *p, struct vip_table *const *tables, const bool *keep,
+		       __u32 count, const struct conf_dataplane *dp, char *err, size_t err_size);
+
+/* Reads lb-dpdk's counters: stats and counters[COUNTER_COUNT]. */
+int publish_stats(struct publisher *p, struct chan_stats *stats, __u64 *counters, char *err,
+		  size_t err_size);
+
+#endif /* FULCRUM_PUBLISH_H */
