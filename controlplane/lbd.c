@@ -213,9 +213,11 @@ static void lbd_try_connect(struct lbd *d)
 	int rc = publish_connect(&d->pub, msg, sizeof(msg));
 
 	if (rc) {
+		if (d->waiting_logged)
+			return;
 		if (rc == -EBUSY)
-			log_error("%s", msg);
-		else if (!d->waiting_logged)
+			log_error("%s; retrying every second", msg);
+		else
 			log_info("waiting for lb-dpdk (%s)", msg);
 		d->waiting_logged = true;
 		return;

@@ -1,0 +1,282 @@
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# End-to-end test kit: a topology of network namespaces and veth pairs, the
+# real lb-dpdk and lbd, backends running tests/e2e/peer.py behind Fulcrum's
+# decapsulation program, and check/summary helpers. Sourced by tests/e2e/*.sh.
+#
+#   client (cl0 10.99.1.2, fd99:1::2)
+#      |
+#   router (rt-cl 10.99.1.1 | rt-lb 10.99.2.1 | br-be 10.99.3.1; v6 alike)
+#      |  VIPs 10.99.100.0/24 and fd99:100::/64 routed to the balancer
+#   balancer: lb-dpdk on net_af_packet over lb0; its kernel interface edge0
+#      carries 10.99.2.2 / fd99:2::2; lbd beside it
+#   backends b1..bN on the router's bridge (10.99.3.1N, fd99:3::1N), VIPs on
+#      loopback, answering the client directly
+#
+# Everything created here (namespaces, processes, DPDK runtime files, temp
+# files) is removed on exit, whatever the outcome.
+
+set -u
+
+E2E_PREFIX=${E2E_PREFIX:-fe$$}
+BUILD=${BUILD:-build}
+PY=/usr/bin/python3
+E2E_DIR=$(mktemp -d /tmp/fulcrum-e2e.XXXXXX)
+E2E_PEER=$(dirname "${BASH_SOURCE[0]}")/peer.py
+E2E_PASSED=0
+E2E_FAILED=0
+E2E_NAMESPACES=""
+LB_PID=""
+LBD_PID=""
+E2E_BACKENDS=3
+VIP4=10.99.100.1
+VIP4_MIXED=10.99.100.2
+VIP6=fd99:100::1
+ENCAP=ipip
+# name:weight[:state] for every VIP's backends
+BACKENDS="b1:1 b2:1 b3:1"
+
+ns() {
+	local n=$1
+	shift
+	ip netns exec "$E2E_PREFIX-$n" "$@"
+}
+
+e2e_cleanup() {
+	local n pid
+	for n in $E2E_NAMESPACES; do
+		for pid in $(ip netns pids "$E2E_PREFIX-$n" 2>/dev/null); do
+			kill -TERM "$pid" 2>/dev/null
+		done
+	done
+	sleep 0.5
+	for n in $E2E_NAMESPACES; do
+		for pid in $(ip netns pids "$E2E_PREFIX-$n" 2>/dev/null); do
+			kill -KILL "$pid" 2>/dev/null
+		done
+		ip netns del "$E2E_PREFIX-$n" 2>/dev/null
+	done
+	rm -rf "/var/run/dpdk/$E2E_PREFIX" "$E2E_DIR"
+}
+trap e2e_cleanup EXIT
+trap 'exit 1' INT TERM
+
+check() {
+	local what=$1
+	shift
+	if "$@"; then
+		echo "ok - $what"
+		E2E_PASSED=$((E2E_PASSED + 1))
+	else
+		echo "FAIL - $what"
+		E2E_FAILED=$((E2E_FAILED + 1))
+	fi
+}
+
+# The summary lines tests/run-suites.sh counts (cmocka's format).
+e2e_summary() {
+	echo "[==========] $((E2E_PASSED + E2E_FAILED)) test(s) run."
+	echo "[  PASSED  ] $E2E_PASSED test(s)."
+	[ "$E2E_FAILED" -eq 0 ] || echo "[  FAILED  ] $E2E_FAILED test(s), listed above."
+	[ "$E2E_FAILED" -eq 0 ]
+}
+
+# Waits up to $1 seconds for the command to succeed.
+wait_for() {
+	local limit=$1 i=0
+	shift
+	while ! "$@" 2>/dev/null; do
+		i=$((i + 1))
+		[ "$i" -ge $((limit * 10)) ] && return 1
+		sleep 0.1
+	done
+}
+
+e2e_ns_add() {
+	ip netns add "$E2E_PREFIX-$1"
+	E2E_NAMESPACES="$E2E_NAMESPACES $1"
+	ns "$1" ip link set lo up
+	ns "$1" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+}
+
+# veth pair: $1 in namespace $2, its peer $3 in namespace $4. Offloads off:
+# the balancer reads frames through AF_PACKET, which sees neither finished
+# checksums nor segmented super-packets.
+e2e_veth() {
+	ip link add "$1" netns "$E2E_PREFIX-$2" type veth peer name "$3" netns "$E2E_PREFIX-$4"
+	ns "$2" ethtool -K "$1" tx off tso off gso off gro off >/dev/null 2>&1
+	ns "$4" ethtool -K "$3" tx off tso off gso off gro off >/dev/null 2>&1
+	ns "$2" ip link set "$1" up
+	ns "$4" ip link set "$3" up
+}
+
+topo_up() {
+	local i
+	for n in cl rt lb; do e2e_ns_add $n; done
+	e2e_veth cl0 cl rt-cl rt
+	e2e_veth lb0 lb rt-lb rt
+	ns rt ip link add br-be type bridge
+	ns rt ip link set br-be up
+	ns rt sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+	ns rt ip addr add 10.99.1.1/24 dev rt-cl
+	ns rt ip addr add fd99:1::1/64 dev rt-cl nodad
+	ns rt ip addr add 10.99.2.1/24 dev rt-lb
+	ns rt ip addr add fd99:2::1/64 dev rt-lb nodad
+	ns rt ip addr add 10.99.3.1/24 dev br-be
+	ns rt ip addr add fd99:3::1/64 dev br-be nodad
+	ns rt ip route add 10.99.100.0/24 via 10.99.2.2
+	ns rt ip route add fd99:100::/64 via fd99:2::2
+	ns cl ip addr add 10.99.1.2/24 dev cl0
+	ns cl ip addr add fd99:1::2/64 dev cl0 nodad
+	ns cl ip route add default via 10.99.1.1
+	ns cl ip -6 route add default via fd99:1::1
+	for i in $(seq 1 "$E2E_BACKENDS"); do backend_add "b$i"; done
+}
+
+backend_addr4() { echo "10.99.3.1${1#b}"; }
+backend_addr6() { echo "fd99:3::1${1#b}"; }
+
+# Creates backend namespace $1 (b1..b9): decapsulation, VIPs, servers.
+backend_add() {
+	local b=$1 a4 a6
+	a4=$(backend_addr4 "$b")
+	a6=$(backend_addr6 "$b")
+	e2e_ns_add "$b"
+	e2e_veth eth0 "$b" "rt-$b" rt
+	ns rt ip link set "rt-$b" master br-be
+	ns "$b" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+	ns "$b" ip addr add "$a4/24" dev eth0
+	ns "$b" ip addr add "$a6/64" dev eth0 nodad
+	ns "$b" ip route add default via 10.99.3.1
+	ns "$b" ip -6 route add default via fd99:3::1
+	ns "$b" ip addr add "$VIP4/32" dev lo
+	ns "$b" ip addr add "$VIP4_MIXED/32" dev lo
+	ns "$b" ip addr add "$VIP6/128" dev lo nodad
+	ns "$b" "$BUILD/fulcrum-decap" attach eth0 -a "$a4" -a "$a6" >/dev/null
+	ns "$b" $PY "$E2E_PEER" serve "$b" "$VIP4" 80 "$VIP4" 53 "$VIP6" 80 "$VIP4_MIXED" 80 \
+		>"$E2E_DIR/$b.log" 2>&1 &
+	wait_for 10 grep -q serving "$E2E_DIR/$b.log"
+}
+
+# One VIP's backends block from $BACKENDS; $1 = 4 or 6 (backend family).
+backends_block() {
+	local fam=$1 spec name weight state addr sep=""
+	for spec in $BACKENDS; do
+		name=${spec%%:*}
+		weight=$(echo "$spec" | cut -d: -f2)
+		state=$(echo "$spec" | cut -s -d: -f3)
+		if [ "$fam" = 6 ]; then addr=$(backend_addr6 "$name"); else addr=$(backend_addr4 "$name"); fi
+		printf '%s{ name = "%s"; address = "%s"; weight = %s;%s }' "$sep" "$name" "$addr" \
+			"$weight" "${state:+ state = \"$state\";}"
+		sep=", "
+	done
+}
+
+# Writes $E2E_DIR/fulcrum.conf from ENCAP and BACKENDS.
+write_config() {
+	cat >"$E2E_DIR/fulcrum.conf.tmp" <<EOF
+global = {
+  control_socket = "$E2E_DIR/lbd.sock";
+  state_file = "$E2E_DIR/lbd.state";
+  log_level = "info";
+};
+dataplane = {
+  mode = "dpdk";
+  encap = "$ENCAP";
+  gue_port = 6080;
+  encap_source_v4 = "10.99.2.2";
+  encap_source_v6 = "fd99:2::2";
+  flow_table_size = 65536;
+  dpdk = {
+    eal_args = [ "--no-huge", "-m", "512", "--file-prefix", "$E2E_PREFIX",
+                 "--log-level=user1:info" ];
+    worker_lcores = [ 1 ];
+    mbufs = 8191;
+    mbuf_cache = 128;
+    control_socket = "$E2E_DIR/lb-dpdk.sock";
+    idle_sleep_us = 20;
+    ports = ( { name = "edge0"; device = "net_af_packet0,iface=lb0"; mtu = 1500;
+                addresses = [ "10.99.2.2/24", "fd99:2::2/64" ]; } );
+  };
+};
+vips = (
+  { name = "web"; protocol = "tcp"; address = "$VIP4"; port = 80;
+    backends = ( $(backends_block 4) ); },
+  { name = "dns"; protocol = "udp"; address = "$VIP4"; port = 53;
+    backends = ( $(backends_block 4) ); },
+  { name = "web6"; protocol = "tcp"; address = "$VIP6"; port = 80;
+    backends = ( $(backends_block 6) ); },
+  { name = "mixed"; protocol = "tcp"; address = "$VIP4_MIXED"; port = 80;
+    backends = ( $(backends_block 6) ); }
+);
+EOF
+	mv "$E2E_DIR/fulcrum.conf.tmp" "$E2E_DIR/fulcrum.conf"
+}
+
+lb_start() {
+	# nsenter execs the daemon itself (ip netns exec may fork, and a shell
+	# function in the background is a subshell): $! is the daemon's pid.
+	nsenter --net="/var/run/netns/$E2E_PREFIX-lb" "$BUILD/lb-dpdk" -c "$E2E_DIR/fulcrum.conf" \
+		>>"$E2E_DIR/lb-dpdk.log" 2>&1 &
+	LB_PID=$!
+	wait_for 30 ns lb ip link show edge0 >/dev/null || return 1
+	# The kernel side of the port routes toward the backends via the router.
+	ns lb ip route replace default via 10.99.2.1 dev edge0
+	wait_for 10 ns lb ip -6 route replace default via fd99:2::1 dev edge0
+	wait_for 10 test -S "$E2E_DIR/lb-dpdk.sock"
+}
+
+lb_stop() {
+	[ -n "$LB_PID" ] || return 0
+	kill -"${1:-TERM}" "$LB_PID" 2>/dev/null
+	wait "$LB_PID" 2>/dev/null
+	LB_PID=""
+}
+
+lbd_start() {
+	nsenter --net="/var/run/netns/$E2E_PREFIX-lb" "$BUILD/lbd" -c "$E2E_DIR/fulcrum.conf" \
+		>>"$E2E_DIR/lbd.log" 2>&1 &
+	LBD_PID=$!
+}
+
+lbd_stop() {
+	[ -n "$LBD_PID" ] || return 0
+	kill -"${1:-TERM}" "$LBD_PID" 2>/dev/null
+	wait "$LBD_PID" 2>/dev/null
+	LBD_PID=""
+}
+
+# lbd's count of generations put in service so far.
+lbd_generations() {
+	grep -c "^lbd: info: generation [0-9]* in service" "$E2E_DIR/lbd.log" 2>/dev/null
+}
+
+lbd_generations_above() {
+	[ "$(lbd_generations)" -gt "$1" ]
+}
+
+# Waits for lbd to report one more generation than $1.
+wait_generation_after() {
+	wait_for 20 lbd_generations_above "$1"
+}
+
+# lb-dpdk's /fulcrum/stats counter $1, through DPDK telemetry.
+lb_counter() {
+	echo /fulcrum/stats | $PY /usr/bin/dpdk-telemetry.py -f "$E2E_PREFIX" 2>/dev/null |
+		$PY -c 'import json, sys
+for line in sys.stdin:
+    line = line.strip()
+    if line.startswith("{"):
+        print(json.loads(line)["/fulcrum/stats"].get(sys.argv[1], -1))
+        break' "$1"
+}
+
+# Shows the logs when a check failed, for whoever reads CI output.
+e2e_dump_logs() {
+	[ "$E2E_FAILED" -eq 0 ] && return 0
+	for f in lb-dpdk.log lbd.log; do
+		echo "--- $f (last 30 lines)"
+		tail -n 30 "$E2E_DIR/$f" 2>/dev/null
+	done
+}
