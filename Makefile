@@ -78,6 +78,8 @@ TEST_BPF_SRCS := $(wildcard tests/bpf/*.bpf.c)
 TEST_BPF_OBJS := $(TEST_BPF_SRCS:tests/bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
 TEST_BPF_SKELS := $(TEST_BPF_SRCS:tests/bpf/%.bpf.c=$(BUILD)/bpf/%.skel.h)
 BPF_TESTS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(wildcard tests/bpf/test_*.c))
+# End-to-end suites: namespaces, the real daemons, real TCP/UDP (root).
+E2E_TESTS := $(wildcard tests/e2e/test_*.sh)
 
 .PHONY: all help deps test check unit-tests bench clean format
 all: $(LBD) $(LB_DPDK) $(DECAP) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) ## Build everything into build/
@@ -94,8 +96,8 @@ test: ## Install what is missing, build, run every test suite
 	$(Q)sh tools/install-deps.sh
 	$(Q)$(MAKE) --no-print-directory check
 
-check: $(UNIT_TESTS) $(BPF_TESTS) $(LBD) ## Run the test suites (no install step)
-	$(Q)sh tests/run-suites.sh $(UNIT_TESTS) $(BPF_TESTS)
+check: $(UNIT_TESTS) $(BPF_TESTS) $(LBD) $(LB_DPDK) $(DECAP) ## Run the test suites (no install step)
+	$(Q)BUILD=$(BUILD) sh tests/run-suites.sh $(UNIT_TESTS) $(BPF_TESTS) $(E2E_TESTS)
 
 bench: $(BENCHES) ## Run the benchmark programs (figures, not pass/fail)
 	$(Q)for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done

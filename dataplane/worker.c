@@ -12,6 +12,7 @@
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_ip.h>
 #include <rte_ip_frag.h>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
@@ -191,6 +192,11 @@ static void worker_fragment(struct worker *w, struct rte_mbuf *m, const struct p
 	rte_pktmbuf_free(m); /* the fragments hold their own references to its data */
 	w->counters[COUNTER_FRAGMENTED]++;
 	for (int32_t i = 0; i < n; i++) {
+		/* The library leaves each fragment's header checksum to the
+		 * caller (or to an offload we do not ask for). */
+		struct rte_ipv4_hdr *fh = rte_pktmbuf_mtod(frags[i], struct rte_ipv4_hdr *);
+		fh->hdr_checksum = 0;
+		fh->hdr_checksum = rte_ipv4_cksum(fh);
 		struct pkt_info fi = *info;
 		fi.l3_offset = 0;
 		fi.l3_length = (__u16)frags[i]->pkt_len;

@@ -18,6 +18,14 @@
 
 set -u
 
+if [ "$(id -u)" -ne 0 ]; then
+	echo "e2e: needs root (network namespaces, XDP, DPDK); skipped"
+	echo "[==========] 0 test(s) run."
+	echo "[  PASSED  ] 0 test(s)."
+	echo "[  SKIPPED ] 1 test(s)."
+	exit 0
+fi
+
 E2E_PREFIX=${E2E_PREFIX:-fe$$}
 BUILD=${BUILD:-build}
 PY=/usr/bin/python3
@@ -154,7 +162,8 @@ backend_add() {
 	ns "$b" ip addr add "$VIP4_MIXED/32" dev lo
 	ns "$b" ip addr add "$VIP6/128" dev lo nodad
 	ns "$b" "$BUILD/fulcrum-decap" attach eth0 -a "$a4" -a "$a6" >/dev/null
-	ns "$b" $PY "$E2E_PEER" serve "$b" "$VIP4" 80 "$VIP4" 53 "$VIP6" 80 "$VIP4_MIXED" 80 \
+	ns "$b" $PY "$E2E_PEER" serve "$b" "$VIP4" 80 "$VIP4" 53 "$VIP6" 80 "$VIP6" 53 \
+		"$VIP4_MIXED" 80 \
 		>"$E2E_DIR/$b.log" 2>&1 &
 	wait_for 10 grep -q serving "$E2E_DIR/$b.log"
 }
@@ -206,6 +215,8 @@ vips = (
   { name = "dns"; protocol = "udp"; address = "$VIP4"; port = 53;
     backends = ( $(backends_block 4) ); },
   { name = "web6"; protocol = "tcp"; address = "$VIP6"; port = 80;
+    backends = ( $(backends_block 6) ); },
+  { name = "dns6"; protocol = "udp"; address = "$VIP6"; port = 53;
     backends = ( $(backends_block 6) ); },
   { name = "mixed"; protocol = "tcp"; address = "$VIP4_MIXED"; port = 80;
     backends = ( $(backends_block 6) ); }

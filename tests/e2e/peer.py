@@ -19,6 +19,10 @@
 
   peer.py bulk ADDR PORT BYTES
       Sends BYTES through one connection and checks the backend got them all.
+
+  peer.py udp-big ADDR PORT BYTES
+      Sends one UDP datagram of BYTES (fragmented on the way) and checks the
+      whole of it comes back.
 """
 import json
 import os
@@ -181,6 +185,22 @@ def bulk(addr, port, nbytes):
                       "mss": mss}))
 
 
+def udp_big(addr, port, nbytes):
+    s = socket.socket(family_of(addr), socket.SOCK_DGRAM)
+    s.settimeout(3)
+    payload = bytes(i % 251 for i in range(nbytes))
+    for attempt in range(3):
+        s.sendto(payload, (addr, port))
+        try:
+            reply = s.recv(65536)
+            break
+        except socket.timeout:
+            reply = b""
+    name = reply.split(b" ")[0].decode(errors="replace")
+    ok = reply == name.encode() + b" " + payload
+    print(json.dumps({"backend": name, "sent": nbytes, "received": len(reply), "ok": ok}))
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "serve":
@@ -191,6 +211,8 @@ def main():
                sys.argv[5] if len(sys.argv) > 5 else "tcp")
     elif cmd == "streams":
         streams(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6])
+    elif cmd == "udp-big":
+        udp_big(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     elif cmd == "bulk":
         bulk(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     else:
