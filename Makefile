@@ -81,7 +81,7 @@ BPF_TESTS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(wildcard tests/bpf/test
 # End-to-end suites: namespaces, the real daemons, real TCP/UDP (root).
 E2E_TESTS := $(wildcard tests/e2e/test_*.sh)
 
-.PHONY: all help deps test check unit-tests bench clean format
+.PHONY: all help deps test check unit-tests bench clean format demo
 all: $(LBD) $(LB_DPDK) $(DECAP) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) ## Build everything into build/
 
 help: ## List the targets
@@ -98,6 +98,11 @@ test: ## Install what is missing, build, run every test suite
 
 check: $(UNIT_TESTS) $(BPF_TESTS) $(LBD) $(LB_DPDK) $(DECAP) ## Run the test suites (no install step)
 	$(Q)BUILD=$(BUILD) sh tests/run-suites.sh $(UNIT_TESTS) $(BPF_TESTS) $(E2E_TESTS)
+
+demo: ## Install what is missing, build, run the demo (root)
+	$(Q)sh tools/install-deps.sh
+	$(Q)$(MAKE) --no-print-directory $(LBD) $(LB_DPDK) $(DECAP)
+	$(Q)BUILD=$(BUILD) bash tools/demo/demo.sh
 
 bench: $(BENCHES) ## Run the benchmark programs (figures, not pass/fail)
 	$(Q)for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done

@@ -225,6 +225,7 @@ static void control_gen_commit(struct lb_dpdk *lb, const struct chan_hdr *h, con
 			errno = EPROTO;
 		} else {
 			control_publish(lb, g);
+			lb->nexthops_changed = 1;
 		}
 	}
 	pthread_mutex_unlock(&lb->lock);

@@ -35,7 +35,7 @@
 #define LB_EAL_ARGS_MAX     (CONF_EAL_ARGS_MAX + 3 * CONF_DPDK_PORTS_MAX + 8)
 #define LB_INDIRECT_MBUFS   4095
 #define LB_NEXTHOP_REFRESH_MS   1000
-#define LB_NEXTHOP_RETRY_MS     100
+#define LB_NEXTHOP_RETRY_MS     10
 /* Room for the largest frame a port takes plus the tunnel headers added in
  * front of it: Ethernet, VLAN, IPv6, UDP, GUE. */
 #define LB_FRAME_OVERHEAD (RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN + 40 + 8 + 4)
@@ -200,7 +200,8 @@ static void lb_main_loop(struct lb_dpdk *lb)
 		for (int round = 0; round < 64 && port_exception_poll(lb); round++)
 			;
 		uint64_t now = rte_rdtsc();
-		if (now >= next_refresh) {
+		if (now >= next_refresh || lb->nexthops_changed) {
+			lb->nexthops_changed = 0;
 			pthread_mutex_lock(&lb->lock);
 			uint32_t unresolved = nexthop_refresh(lb->nexthops);
 			pthread_mutex_unlock(&lb->lock);

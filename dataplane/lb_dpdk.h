@@ -45,6 +45,7 @@ struct lb_dpdk {
 	struct gen_builder *staging;  /* generation being received, or NULL */
 	int staging_failed;           /* an error was answered: ignore until COMMIT */
 	struct nexthop_table *nexthops;
+	int nexthops_changed; /* a generation brought new next hops: refresh now */
 
 	int epoll_fd;
 	int listen_fd;

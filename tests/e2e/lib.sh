@@ -162,10 +162,14 @@ backend_add() {
 	ns "$b" ip addr add "$VIP4_MIXED/32" dev lo
 	ns "$b" ip addr add "$VIP6/128" dev lo nodad
 	ns "$b" "$BUILD/fulcrum-decap" attach eth0 -a "$a4" -a "$a6" >/dev/null
-	ns "$b" $PY "$E2E_PEER" serve "$b" "$VIP4" 80 "$VIP4" 53 "$VIP6" 80 "$VIP6" 53 \
-		"$VIP4_MIXED" 80 \
-		>"$E2E_DIR/$b.log" 2>&1 &
+	backend_serve "$b" >"$E2E_DIR/$b.log" 2>&1 &
 	wait_for 10 grep -q serving "$E2E_DIR/$b.log"
+}
+
+# The backend's servers (make demo replaces this with inference servers).
+backend_serve() {
+	ns "$1" $PY "$E2E_PEER" serve "$1" "$VIP4" 80 "$VIP4" 53 "$VIP6" 80 "$VIP6" 53 \
+		"$VIP4_MIXED" 80
 }
 
 # One VIP's backends block from $BACKENDS; $1 = 4 or 6 (backend family).
