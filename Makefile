@@ -58,7 +58,7 @@ LBD_SRCS := controlplane/lbd.c controlplane/log.c controlplane/tables.c controlp
 LBD := $(BUILD)/lbd
 
 # lb-dpdk's modules, built against DPDK (its -march and headers).
-DPDK_SRCS := dataplane/worker.c dataplane/nl.c dataplane/nexthop.c dataplane/port.c \
+DPDK_SRCS := dataplane/worker.c dataplane/eal.c dataplane/nl.c dataplane/nexthop.c dataplane/port.c \
 	     dataplane/control.c dataplane/telemetry.c
 DPDK_OBJS := $(DPDK_SRCS:%.c=$(BUILD)/dpdk/%.o)
 LB_DPDK := $(BUILD)/lb-dpdk
@@ -142,6 +142,7 @@ $(PLAIN_BENCHES): $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(CORE_OBJS)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CONFIG_LIBS) -lm
 
 $(DPDK_BENCHES): $(BUILD)/bench/%: $(BUILD)/dpdk/tests/bench/%.o $(BUILD)/dpdk/dataplane/worker.o \
+		  $(BUILD)/dpdk/dataplane/eal.o \
 		  $(CORE_OBJS)
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D)

@@ -29,6 +29,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
+#include "dataplane/eal.h"
 #include "dataplane/lb_dpdk.h"
 
 #define LB_DEFAULT_CONFIG   "/etc/fulcrum/fulcrum.conf"
@@ -321,7 +322,7 @@ out:
 		worker_fini(&lb.workers[w]);
 	if (lb.epoll_fd > 0)
 		close(lb.epoll_fd);
-	rte_eal_cleanup();
+	eal_cleanup_all();
 	conf_destroy(lb.conf);
 	return rc;
 }

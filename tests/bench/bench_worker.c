@@ -27,6 +27,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include "dataplane/eal.h"
 #include "dataplane/worker.h"
 #include "tests/bench/bench.h"
 #include "tests/unit/vip_payload.h"
@@ -230,6 +231,6 @@ int main(int argc, char **argv)
 	       hz / 1e9, (unsigned long)c.w.counters[COUNTER_FLOW_HIT],
 	       (unsigned long)c.w.counters[COUNTER_FLOW_NEW],
 	       (unsigned long)c.w.counters[COUNTER_FLOW_EVICTED], c.out.kernel_count);
-	rte_eal_cleanup();
+	eal_cleanup_all();
 	return 0;
 }
