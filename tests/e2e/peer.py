@@ -20,6 +20,10 @@
   peer.py bulk ADDR PORT BYTES
       Sends BYTES through one connection and checks the backend got them all.
 
+  peer.py hold ADDR PORT SECONDS
+      Opens one connection, prints {"backend", "port"} (its local port) and
+      keeps it open for SECONDS.
+
   peer.py udp-big ADDR PORT BYTES
       Sends one UDP datagram of BYTES (fragmented on the way) and checks the
       whole of it comes back.
@@ -201,6 +205,14 @@ def udp_big(addr, port, nbytes):
     print(json.dumps({"backend": name, "sent": nbytes, "received": len(reply), "ok": ok}))
 
 
+def hold(addr, port, seconds):
+    s = socket.create_connection((addr, port), timeout=10)
+    name = read_line(s, 10)
+    print(json.dumps({"backend": name, "port": s.getsockname()[1]}), flush=True)
+    time.sleep(seconds)
+    s.close()
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "serve":
@@ -211,6 +223,8 @@ def main():
                sys.argv[5] if len(sys.argv) > 5 else "tcp")
     elif cmd == "streams":
         streams(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6])
+    elif cmd == "hold":
+        hold(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
     elif cmd == "udp-big":
         udp_big(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     elif cmd == "bulk":

@@ -128,5 +128,103 @@ streams_stop
 check "20 streaming connections unbroken across an lb-dpdk restart (same backend chosen again)" \
 	streams_unbroken_except
 
+# --- 5. drain: flows stay, new flows go elsewhere ------------------------
+streams_start 20
+BACKENDS="b1:3 b3:1:drain b4:2"
+check "b3 set to drain (config edit + SIGHUP): new generation in service" reload_config
+ns cl $PY "$E2E_PEER" spread "$VIP4" 80 60 >"$E2E_DIR/spread.json"
+no_new_on_b3() {
+	$PY -c 'import json, sys
+r = json.load(open(sys.argv[1])); print("  60 new connections: %s" % r["counts"])
+sys.exit(0 if "b3" not in r["counts"] and not r["failures"] else 1)' "$E2E_DIR/spread.json"
+}
+check "no new connection reaches the draining b3" no_new_on_b3
+sleep 1
+streams_stop
+check "20 streaming connections unbroken, those on the draining b3 included" streams_unbroken_except
+
+# --- 6. a bad configuration on SIGHUP changes nothing ---------------------
+before=$(lbd_generations)
+cp "$E2E_DIR/fulcrum.conf" "$E2E_DIR/good.conf"
+sed -i 's/weight = 3;/weight = 300;/' "$E2E_DIR/fulcrum.conf"
+kill -HUP "$LBD_PID"
+refused() {
+	wait_for 5 grep -q "reload refused" "$E2E_DIR/lbd.log" || return 1
+	grep "reload: .*fulcrum.conf:[0-9]*: .*weight: 300 is above 256" "$E2E_DIR/lbd.log" |
+		sed 's/^/  /' | head -n 1
+	sleep 1
+	[ "$(lbd_generations)" -eq "$before" ]
+}
+check "a config with weight 300: lbd reports file:line and keeps the running generation" refused
+ns cl $PY "$E2E_PEER" spread "$VIP4" 80 30 >"$E2E_DIR/spread.json"
+check "30 new connections answered after the refused reload" all_answered 30
+cp "$E2E_DIR/good.conf" "$E2E_DIR/fulcrum.conf"
+
+# --- 7. an ICMP error about a flow reaches that flow's backend ---------------
+ns cl $PY "$E2E_PEER" hold "$VIP4" 80 8 >"$E2E_DIR/hold.json" &
+wait_for 10 test -s "$E2E_DIR/hold.json"
+held_backend=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["backend"])' "$E2E_DIR/hold.json")
+held_port=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["port"])' "$E2E_DIR/hold.json")
+decap_of() { ns "$1" "$BUILD/fulcrum-decap" stats eth0 | awk '$1 == "decapsulated" { print $2 }'; }
+icmp_before=$(lb_counter icmp_forwarded)
+declare -A decap_before
+for b in b1 b3 b4; do decap_before[$b]=$(decap_of $b); done
+# Fragmentation needed from a router near the client, quoting the backend's
+# reply (VIP -> client) as a router quotes the packet it could not forward.
+ns rt $PY -c '
+import sys
+from scapy.all import IP, ICMP, TCP, send, conf
+conf.verb = 0
+vip, client, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+quote = IP(src=vip, dst=client, flags="DF") / TCP(sport=80, dport=port, flags="A")
+send([IP(src="10.99.1.1", dst=vip) / ICMP(type=3, code=4, nexthopmtu=1400) / bytes(quote)[:28]] * 5)
+' "$VIP4" 10.99.1.2 "$held_port"
+icmp_to_owner() {
+	local b moved="" extra=0
+	wait_for 5 test "$(lb_counter icmp_forwarded)" -ge $((icmp_before + 5))
+	for b in b1 b3 b4; do
+		moved="$moved $b:$(($(decap_of $b) - ${decap_before[$b]}))"
+		[ "$b" = "$held_backend" ] || extra=$((extra + $(decap_of $b) - ${decap_before[$b]}))
+	done
+	echo "  connection on $held_backend (client port $held_port); packets tunnelled since:$moved"
+	[ "$(lb_counter icmp_forwarded)" -ge $((icmp_before + 5)) ] &&
+		[ $(($(decap_of "$held_backend") - ${decap_before[$held_backend]})) -ge 5 ] &&
+		[ "$extra" -eq 0 ]
+}
+check "5 ICMP errors quoting a connection went to its backend and no other" icmp_to_owner
+wait_for 15 test -z "$(jobs -r)"
+
+# --- 8. the control channel refuses nonsense and stays up -----------------
+lbd_stop TERM
+ns lb $PY "$(dirname "$0")/chan_probe.py" "$E2E_DIR/lb-dpdk.sock" abuse >"$E2E_DIR/abuse.json"
+abuse_refused() {
+	$PY - "$E2E_DIR/abuse.json" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+ok = True
+for case, want_code, must_close in (("bad_magic", 71, True), ("other_version", 93, True),
+                                    ("oversized", 90, True), ("unknown_type", 74, True),
+                                    ("bad_vip", 22, False)):
+    a = r[case]
+    print("  %s: %s %s: %s%s" % (case, a.get("type"), a.get("code"), a.get("text"),
+                                 ", channel closed" if a.get("closed_after") else ""))
+    ok &= a.get("type") == "ERROR" and a.get("code") == want_code and (a["closed_after"] or not must_close)
+sys.exit(0 if ok else 1)
+EOF
+}
+check "bad magic, other version, oversized and unknown messages, a bad VIP: each an error reply" \
+	abuse_refused
+check "lb-dpdk is still running after the abuse" kill -0 "$LB_PID"
+ns lb $PY "$(dirname "$0")/chan_probe.py" "$E2E_DIR/lb-dpdk.sock" stats >"$E2E_DIR/stats.json"
+stats_sane() {
+	$PY -c 'import json, sys
+r = json.load(open(sys.argv[1])); print("  %s" % r)
+sys.exit(0 if r["generation"] > 0 and r["rx_packets"] > 0 and r["counter_count"] > 20 else 1)' \
+		"$E2E_DIR/stats.json"
+}
+check "STATS over the channel: the generation in service survived the bad VIP; counters" stats_sane
+ns cl $PY "$E2E_PEER" spread "$VIP4" 80 30 >"$E2E_DIR/spread.json"
+check "30 new connections answered with lbd stopped, after the abuse" all_answered 30
+
 e2e_dump_logs
 e2e_summary
