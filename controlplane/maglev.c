@@ -68,14 +68,20 @@ bool maglev_table_size_valid(__u32 size)
 	return true;
 }
 
-static int maglev_key_cmp(const struct maglev_backend *a, const struct maglev_backend *b)
+int maglev_key_order(__u8 family_a, const __be32 *addr_a, __be16 port_a, __u8 family_b,
+		     const __be32 *addr_b, __be16 port_b)
 {
-	if (a->family != b->family)
-		return a->family < b->family ? -1 : 1;
-	int c = memcmp(a->addr, b->addr, sizeof(a->addr));
+	if (family_a != family_b)
+		return family_a < family_b ? -1 : 1;
+	int c = memcmp(addr_a, addr_b, 4 * sizeof(__be32));
 	if (c != 0)
 		return c;
-	return memcmp(&a->port, &b->port, sizeof(a->port));
+	return memcmp(&port_a, &port_b, sizeof(port_a));
+}
+
+static int maglev_key_cmp(const struct maglev_backend *a, const struct maglev_backend *b)
+{
+	return maglev_key_order(a->family, a->addr, a->port, b->family, b->addr, b->port);
 }
 
 static int maglev_walker_cmp(const void *a, const void *b, void *backends_arg)

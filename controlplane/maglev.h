@@ -27,6 +27,14 @@ struct maglev_backend {
 	__u32 weight;   /* 0 = no slots */
 };
 
+/*
+ * The canonical order of backends by stable key: family, then address bytes,
+ * then port bytes. Ring ranks count in this order, and the control channel
+ * lists a VIP's backends in it. Returns <0, 0 or >0 as memcmp.
+ */
+int maglev_key_order(__u8 family_a, const __be32 *addr_a, __be16 port_a, __u8 family_b,
+		     const __be32 *addr_b, __be16 port_b);
+
 /* True when size is a prime Maglev accepts as a table size. */
 bool maglev_table_size_valid(__u32 size);
 

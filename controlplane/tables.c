@@ -13,12 +13,7 @@ static int tables_backend_cmp(const void *pa, const void *pb)
 {
 	const struct chan_backend *a = pa, *b = pb;
 
-	if (a->family != b->family)
-		return a->family < b->family ? -1 : 1;
-	int c = memcmp(a->addr, b->addr, sizeof(a->addr));
-	if (c)
-		return c;
-	return memcmp(&a->port, &b->port, sizeof(a->port));
+	return maglev_key_order(a->family, a->addr, a->port, b->family, b->addr, b->port);
 }
 
 struct vip_table *tables_from_conf(const struct conf_vip *vip)

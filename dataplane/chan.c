@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "controlplane/maglev.h"
 #include "dataplane/chan.h"
 
 static const char *const chan_msg_type_names[CHAN_MSG_TYPE_COUNT] = {
@@ -232,15 +233,9 @@ static int chan_addr_valid(__u8 family, const __be32 *addr)
 	return family == FLOW_FAMILY_IPV6;
 }
 
-/* The Maglev builder's canonical order: family, address bytes, port bytes. */
 static int chan_backend_key_cmp(const struct chan_backend *a, const struct chan_backend *b)
 {
-	if (a->family != b->family)
-		return a->family < b->family ? -1 : 1;
-	int c = memcmp(a->addr, b->addr, sizeof(a->addr));
-	if (c != 0)
-		return c;
-	return memcmp(&a->port, &b->port, sizeof(a->port));
+	return maglev_key_order(a->family, a->addr, a->port, b->family, b->addr, b->port);
 }
 
 static int chan_name_valid(const char *name, size_t size)
