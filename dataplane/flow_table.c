@@ -18,21 +18,18 @@ size_t flow_table_mem_size(__u32 capacity)
 {
 	if (capacity < FLOW_TABLE_MIN || capacity > FLOW_TABLE_MAX)
 		return 0;
-	__u32 c = flow_table_round_capacity(capacity);
-	return (size_t)(c / FLOW_TABLE_WAYS) * sizeof(struct flow_bucket) +
-	       (size_t)c * sizeof(struct flow_entry);
+	return (size_t)(flow_table_round_capacity(capacity) / FLOW_TABLE_WAYS) *
+	       sizeof(struct flow_bucket);
 }
 
 int flow_table_init(struct flow_table *ft, void *mem, __u32 capacity)
 {
-	if (!flow_table_mem_size(capacity) || ((uintptr_t)mem % FLOW_TABLE_CACHELINE) != 0)
+	if (!flow_table_mem_size(capacity) || ((uintptr_t)mem % FLOW_TABLE_BUCKET) != 0)
 		return -EINVAL;
 	__u32 c = flow_table_round_capacity(capacity);
-	__u32 buckets = c / FLOW_TABLE_WAYS;
 
 	ft->buckets = mem;
-	ft->entries = (struct flow_entry *)(ft->buckets + buckets);
-	ft->bucket_mask = buckets - 1;
+	ft->bucket_mask = c / FLOW_TABLE_WAYS - 1;
 	ft->capacity = c;
 	flow_table_clear(ft);
 	return 0;
@@ -47,29 +44,23 @@ __u32 flow_table_count_live(const struct flow_table *ft, __u32 now_s)
 {
 	__u32 live = 0;
 
-	for (__u32 b = 0; b <= ft->bucket_mask; b++) {
-		const struct flow_bucket *bucket = &ft->buckets[b];
-		for (int way = 0; way < FLOW_TABLE_WAYS; way++) {
-			__u32 hash = __atomic_load_n(&bucket->hash[way], __ATOMIC_RELAXED);
-			__u32 expires = __atomic_load_n(&bucket->expires_s[way], __ATOMIC_RELAXED);
-			live += hash != 0 && expires > now_s;
-		}
-	}
+	for (__u32 b = 0; b <= ft->bucket_mask; b++)
+		for (int way = 0; way < FLOW_TABLE_WAYS; way++)
+			live += __atomic_load_n(&ft->buckets[b].way[way].expires_s,
+						__ATOMIC_RELAXED) > now_s;
 	return live;
 }
 
-enum flow_table_insert_result flow_table_insert(struct flow_table *ft, const struct flow_tuple *key,
-						__u32 hash, __u32 member, __u32 now_s,
+enum flow_table_insert_result flow_table_insert(struct flow_table *ft, __u32 hash,
+						__u64 fingerprint, __u32 member, __u32 now_s,
 						__u32 expires_s)
 {
-	__u32 b = hash & ft->bucket_mask, tag = flow_table_tag(hash);
-	struct flow_bucket *bucket = &ft->buckets[b];
+	struct flow_bucket *bucket = flow_table_bucket(ft, hash);
 	enum flow_table_insert_result result;
 	int victim = -1;
 
 	for (int way = 0; way < FLOW_TABLE_WAYS; way++) {
-		if (bucket->hash[way] == tag &&
-		    flow_table_key_equal(&ft->entries[(size_t)b * FLOW_TABLE_WAYS + way].key, key)) {
+		if (bucket->way[way].fingerprint == fingerprint && bucket->way[way].expires_s) {
 			victim = way;
 			break;
 		}
@@ -80,14 +71,12 @@ enum flow_table_insert_result flow_table_insert(struct flow_table *ft, const str
 		/* The way that expires first: a free one (0), else an expired
 		 * one, else the live flow least recently seen. */
 		victim = flow_table_oldest_way(bucket);
-		result = bucket->hash[victim] != 0 && bucket->expires_s[victim] > now_s
-				 ? FLOW_TABLE_EVICTED
-				 : FLOW_TABLE_INSERTED;
+		result = bucket->way[victim].expires_s > now_s ? FLOW_TABLE_EVICTED
+							       : FLOW_TABLE_INSERTED;
 	}
-	struct flow_entry *e = &ft->entries[(size_t)b * FLOW_TABLE_WAYS + victim];
-	e->key = *key;
-	e->member = member;
-	__atomic_store_n(&bucket->expires_s[victim], expires_s, __ATOMIC_RELAXED);
-	__atomic_store_n(&bucket->hash[victim], tag, __ATOMIC_RELAXED);
+	struct flow_slot *slot = &bucket->way[victim];
+	slot->fingerprint = fingerprint;
+	slot->member = member;
+	__atomic_store_n(&slot->expires_s, expires_s, __ATOMIC_RELAXED);
 	return result;
 }

@@ -31,7 +31,7 @@ int worker_init(struct worker *w, uint16_t index, struct worker_shared *shared,
 	memset(w, 0, sizeof(*w));
 	if (!size)
 		return -EINVAL;
-	w->flow_mem = rte_zmalloc_socket("fulcrum_flows", size, RTE_CACHE_LINE_SIZE, socket_id);
+	w->flow_mem = rte_zmalloc_socket("fulcrum_flows", size, FLOW_TABLE_BUCKET, socket_id);
 	if (!w->flow_mem)
 		return -ENOMEM;
 	flow_table_init(&w->flows, w->flow_mem, flow_capacity);
@@ -91,18 +91,19 @@ static inline const struct gen_member *worker_ring_pick(const struct gen *g,
  */
 static inline const struct gen_member *worker_choose(struct worker *w, const struct gen *g,
 						     const struct gen_vip *vip,
-						     const struct pkt_info *info, __u32 hash)
+						     const struct pkt_info *info, __u32 hash,
+						     __u64 fingerprint)
 {
 	const int tcp = info->tuple.proto == PKT_PROTO_TCP;
 	const __u32 expires = w->now_s + (tcp ? g->params.tcp_idle_timeout_s
 					      : g->params.udp_idle_timeout_s);
 	const struct gen_member *m;
-	struct flow_entry *e = NULL;
+	struct flow_slot *e = NULL;
 	__u32 id;
 
 	if (!(tcp && (info->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN &&
 	      !(info->flags & PKT_F_ICMP_ERROR))) {
-		e = flow_table_find(&w->flows, &info->tuple, hash, w->now_s, expires);
+		e = flow_table_find(&w->flows, hash, fingerprint, w->now_s, expires);
 		if (e) {
 			m = gen_member_get(g, e->member);
 			if (worker_member_eligible(m)) {
@@ -119,7 +120,7 @@ static inline const struct gen_member *worker_choose(struct worker *w, const str
 		w->counters[COUNTER_FLOW_MOVED]++;
 		return m;
 	}
-	if (flow_table_insert(&w->flows, &info->tuple, hash, id, w->now_s, expires) ==
+	if (flow_table_insert(&w->flows, hash, fingerprint, id, w->now_s, expires) ==
 	    FLOW_TABLE_EVICTED)
 		w->counters[COUNTER_FLOW_EVICTED]++;
 	w->counters[COUNTER_FLOW_NEW]++;
@@ -215,10 +216,10 @@ static void worker_fragment(struct worker *w, struct rte_mbuf *m, const struct p
 /* Tunnels one VIP packet toward its backend, or answers or drops it. */
 static inline void worker_forward(struct worker *w, const struct gen *g, struct rte_mbuf *m,
 				  const struct gen_vip *vip, const struct pkt_info *info,
-				  __u32 hash, struct worker_out *out)
+				  __u32 hash, __u64 fingerprint, struct worker_out *out)
 {
 	const struct worker_shared *sh = w->shared;
-	const struct gen_member *member = worker_choose(w, g, vip, info, hash);
+	const struct gen_member *member = worker_choose(w, g, vip, info, hash, fingerprint);
 	struct pkt_encap_params p;
 	uint64_t nh;
 	uint8_t slot;
@@ -293,6 +294,7 @@ void worker_process(struct worker *w, const struct gen *g, struct rte_mbuf **pkt
 	struct pkt_info info[WORKER_BURST];
 	const struct gen_vip *vip[WORKER_BURST];
 	__u32 hash[WORKER_BURST];
+	__u64 fingerprint[WORKER_BURST];
 	uint64_t rx_bytes = 0;
 
 	out->kernel_count = 0;
@@ -328,19 +330,16 @@ void worker_process(struct worker *w, const struct gen *g, struct rte_mbuf **pkt
 		}
 		hash[i] = pkt_flow_hash(&info[i]);
 		flow_table_prefetch(&w->flows, hash[i]);
+		fingerprint[i] = flow_table_fingerprint(&info[i].tuple);
 	}
 	w->counters[COUNTER_RX_PACKETS] += n;
 	w->counters[COUNTER_RX_BYTES] += rx_bytes;
 
-	/* Pass 2: the buckets have had a pass to arrive; fetch the entries. */
+	/* Pass 2: the buckets have had a pass to arrive; choose, rewrite,
+	 * queue for transmission. */
 	for (uint16_t i = 0; i < n; i++)
 		if (vip[i])
-			flow_table_prefetch_entry(&w->flows, hash[i], w->now_s);
-
-	/* Pass 3: choose, rewrite, queue for transmission. */
-	for (uint16_t i = 0; i < n; i++)
-		if (vip[i])
-			worker_forward(w, g, pkts[i], vip[i], &info[i], hash[i], out);
+			worker_forward(w, g, pkts[i], vip[i], &info[i], hash[i], fingerprint[i], out);
 }
 
 void worker_transmit(struct worker *w, struct worker_out *out)

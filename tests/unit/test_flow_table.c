@@ -28,7 +28,7 @@ static struct table_fixture *fixture_create(__u32 capacity)
 
 	assert_non_null(f);
 	assert_true(size > 0);
-	f->mem = aligned_alloc(FLOW_TABLE_CACHELINE, size);
+	f->mem = aligned_alloc(FLOW_TABLE_BUCKET, size);
 	assert_non_null(f->mem);
 	assert_int_equal(flow_table_init(&f->ft, f->mem, capacity), 0);
 	return f;
@@ -39,6 +39,8 @@ static void fixture_destroy(struct table_fixture *f)
 	free(f->mem);
 	free(f);
 }
+
+#define FP(t) flow_table_fingerprint(&(t))
 
 /* Client 10.1.x.y:port -> VIP 192.0.2.1:80/tcp. */
 static struct flow_tuple tuple_n(__u32 n)
@@ -62,14 +64,14 @@ static void test_remembered_flow_keeps_its_backend_until_idle(void **state)
 	struct flow_tuple t = tuple_n(1);
 	__u32 h = flow_hash(&t);
 
-	assert_null(flow_table_find(&f->ft, &t, h, 10, 40));
-	assert_int_equal(flow_table_insert(&f->ft, &t, h, 7, 10, 40), FLOW_TABLE_INSERTED);
-	struct flow_entry *e = flow_table_find(&f->ft, &t, h, 39, 69);
+	assert_null(flow_table_find(&f->ft, h, FP(t), 10, 40));
+	assert_int_equal(flow_table_insert(&f->ft, h, FP(t), 7, 10, 40), FLOW_TABLE_INSERTED);
+	struct flow_slot *e = flow_table_find(&f->ft, h, FP(t), 39, 69);
 	assert_non_null(e);
 	assert_int_equal(e->member, 7);
 	/* The hit at 39 extended its life to 69. */
-	assert_non_null(flow_table_find(&f->ft, &t, h, 68, 98));
-	assert_null(flow_table_find(&f->ft, &t, h, 98, 128));
+	assert_non_null(flow_table_find(&f->ft, h, FP(t), 68, 98));
+	assert_null(flow_table_find(&f->ft, h, FP(t), 98, 128));
 	printf("flow found while active, forgotten once idle past its timeout\n");
 	fixture_destroy(f);
 }
@@ -85,22 +87,24 @@ static void test_full_bucket_evicts_the_flow_closest_to_expiry(void **state)
 		t[i] = tuple_n((__u32)i);
 		/* Expiries 100, 101, ... except flow 3, which expires first. */
 		__u32 expires = i == 3 ? 50 : 100u + (__u32)i;
-		assert_int_equal(flow_table_insert(&f->ft, &t[i], same_bucket + ((__u32)i << 20), (__u32)i, 1,
-						   expires),
+		assert_int_equal(flow_table_insert(&f->ft, same_bucket + ((__u32)i << 20), FP(t[i]),
+						   (__u32)i, 1, expires),
 				 FLOW_TABLE_INSERTED);
 	}
 	t[FLOW_TABLE_WAYS] = tuple_n(99);
-	assert_int_equal(flow_table_insert(&f->ft, &t[FLOW_TABLE_WAYS], same_bucket + (99u << 20), 99, 2, 200),
+	assert_int_equal(flow_table_insert(&f->ft, same_bucket + (99u << 20), FP(t[FLOW_TABLE_WAYS]),
+					   99, 2, 200),
 			 FLOW_TABLE_EVICTED);
 	for (int i = 0; i < FLOW_TABLE_WAYS; i++) {
-		struct flow_entry *e =
-			flow_table_find(&f->ft, &t[i], same_bucket + ((__u32)i << 20), 2, 300);
+		struct flow_slot *e =
+			flow_table_find(&f->ft, same_bucket + ((__u32)i << 20), FP(t[i]), 2, 300);
 		if (i == 3)
 			assert_null(e);
 		else
 			assert_non_null(e);
 	}
-	assert_non_null(flow_table_find(&f->ft, &t[FLOW_TABLE_WAYS], same_bucket + (99u << 20), 2, 300));
+	assert_non_null(
+		flow_table_find(&f->ft, same_bucket + (99u << 20), FP(t[FLOW_TABLE_WAYS]), 2, 300));
 	printf("9th flow in an 8-way bucket evicted only the flow closest to expiry\n");
 	fixture_destroy(f);
 }
@@ -113,10 +117,10 @@ static void test_expired_way_is_reused_without_eviction(void **state)
 
 	for (__u32 i = 0; i < FLOW_TABLE_WAYS; i++) {
 		struct flow_tuple t = tuple_n(i);
-		flow_table_insert(&f->ft, &t, same_bucket + (i << 20), i, 1, 10);
+		flow_table_insert(&f->ft, same_bucket + (i << 20), FP(t), i, 1, 10);
 	}
 	struct flow_tuple late = tuple_n(500);
-	assert_int_equal(flow_table_insert(&f->ft, &late, same_bucket + (77u << 20), 77, 10, 40),
+	assert_int_equal(flow_table_insert(&f->ft, same_bucket + (77u << 20), FP(late), 77, 10, 40),
 			 FLOW_TABLE_INSERTED);
 	printf("a way whose flow expired is reused, counted as an insert, not an eviction\n");
 	fixture_destroy(f);
@@ -129,9 +133,9 @@ static void test_same_flow_is_updated_in_place(void **state)
 	struct flow_tuple t = tuple_n(5);
 	__u32 h = flow_hash(&t);
 
-	flow_table_insert(&f->ft, &t, h, 1, 1, 100);
-	assert_int_equal(flow_table_insert(&f->ft, &t, h, 2, 2, 100), FLOW_TABLE_REPLACED);
-	assert_int_equal(flow_table_find(&f->ft, &t, h, 3, 100)->member, 2);
+	flow_table_insert(&f->ft, h, FP(t), 1, 1, 100);
+	assert_int_equal(flow_table_insert(&f->ft, h, FP(t), 2, 2, 100), FLOW_TABLE_REPLACED);
+	assert_int_equal(flow_table_find(&f->ft, h, FP(t), 3, 100)->member, 2);
 	assert_int_equal(flow_table_count_live(&f->ft, 3), 1);
 	printf("re-inserting a flow updates its one entry (1 live entry, new backend)\n");
 	fixture_destroy(f);
@@ -143,16 +147,43 @@ static void test_hash_collision_keeps_flows_apart(void **state)
 	struct table_fixture *f = fixture_create(1024);
 	struct flow_tuple a = tuple_n(1), b = tuple_n(2);
 
-	/* Same hash, different flows: the full key decides. */
-	flow_table_insert(&f->ft, &a, 0xabcdef01u, 1, 1, 100);
-	flow_table_insert(&f->ft, &b, 0xabcdef01u, 2, 1, 100);
-	assert_int_equal(flow_table_find(&f->ft, &a, 0xabcdef01u, 2, 100)->member, 1);
-	assert_int_equal(flow_table_find(&f->ft, &b, 0xabcdef01u, 2, 100)->member, 2);
-	/* Hash 0 is stored as 1 and still found. */
-	flow_table_insert(&f->ft, &a, 0, 3, 1, 100);
-	assert_int_equal(flow_table_find(&f->ft, &a, 0, 2, 100)->member, 3);
-	printf("two flows with one hash stay distinct; hash 0 works\n");
+	/* Same flow hash (same bucket), different flows: the fingerprint decides. */
+	assert_true(FP(a) != FP(b));
+	flow_table_insert(&f->ft, 0xabcdef01u, FP(a), 1, 1, 100);
+	flow_table_insert(&f->ft, 0xabcdef01u, FP(b), 2, 1, 100);
+	assert_int_equal(flow_table_find(&f->ft, 0xabcdef01u, FP(a), 2, 100)->member, 1);
+	assert_int_equal(flow_table_find(&f->ft, 0xabcdef01u, FP(b), 2, 100)->member, 2);
+	printf("two flows with one hash stay distinct by their fingerprints\n");
 	fixture_destroy(f);
+}
+
+static void test_fingerprints_differ_across_a_million_flows(void **state)
+{
+	(void)state;
+	const __u32 n = 1u << 20;
+	__u64 *fps = malloc(n * sizeof(*fps));
+	__u32 same = 0;
+
+	assert_non_null(fps);
+	for (__u32 i = 0; i < n; i++) {
+		/* Distinct flows: 32 client addresses x 32768 ports. */
+		struct flow_tuple t = tuple_n(0);
+		t.src_addr[0] = htonl(0x0a010000u | (i >> 15));
+		t.src_port = htons((__u16)(1024 + (i & 0x7fff)));
+		fps[i] = FP(t);
+	}
+	/* Sort and count equal neighbours: no two of 2^20 flows may share one. */
+	int cmp(const void *x, const void *y)
+	{
+		__u64 p = *(const __u64 *)x, q = *(const __u64 *)y;
+		return (p > q) - (p < q);
+	}
+	qsort(fps, n, sizeof(*fps), cmp);
+	for (__u32 i = 1; i < n; i++)
+		same += fps[i] == fps[i - 1];
+	free(fps);
+	printf("%u flows, %u shared fingerprints\n", n, same);
+	assert_int_equal(same, 0);
 }
 
 static void test_half_full_table_keeps_nearly_every_flow(void **state)
@@ -164,12 +195,12 @@ static void test_half_full_table_keeps_nearly_every_flow(void **state)
 
 	for (__u32 i = 0; i < flows; i++) {
 		struct flow_tuple t = tuple_n(i);
-		evicted += flow_table_insert(&f->ft, &t, flow_hash(&t), i, 1, 100) ==
+		evicted += flow_table_insert(&f->ft, flow_hash(&t), FP(t), i, 1, 100) ==
 			   FLOW_TABLE_EVICTED;
 	}
 	for (__u32 i = 0; i < flows; i++) {
 		struct flow_tuple t = tuple_n(i);
-		struct flow_entry *e = flow_table_find(&f->ft, &t, flow_hash(&t), 2, 100);
+		struct flow_slot *e = flow_table_find(&f->ft, flow_hash(&t), FP(t), 2, 100);
 		found += e && e->member == i;
 	}
 	printf("%u flows in a %u-entry table: %u kept (%.3f%%), %u evicted\n", flows, capacity,
@@ -189,11 +220,11 @@ static void test_sizes_are_bounded_and_rounded(void **state)
 
 	assert_int_equal(flow_table_mem_size(FLOW_TABLE_MIN - 1), 0);
 	assert_int_equal(flow_table_mem_size(FLOW_TABLE_MAX + 1), 0);
-	/* 1500 rounds up to 2048 entries: 256 buckets of one line + 2048 lines. */
-	assert_int_equal(flow_table_mem_size(1500), 256 * 64 + 2048 * 64);
-	mem = aligned_alloc(64, flow_table_mem_size(1500) + 64);
+	/* 1500 rounds up to 2048 entries: 256 buckets of 128 bytes. */
+	assert_int_equal(flow_table_mem_size(1500), 256 * 128);
+	mem = aligned_alloc(128, flow_table_mem_size(1500) + 128);
 	assert_non_null(mem);
-	assert_int_equal(flow_table_init(&ft, (char *)mem + 8, 1500), -EINVAL);
+	assert_int_equal(flow_table_init(&ft, (char *)mem + 64, 1500), -EINVAL);
 	assert_int_equal(flow_table_init(&ft, mem, 1500), 0);
 	assert_int_equal(ft.capacity, 2048);
 	free(mem);
@@ -208,6 +239,7 @@ int main(void)
 		cmocka_unit_test(test_expired_way_is_reused_without_eviction),
 		cmocka_unit_test(test_same_flow_is_updated_in_place),
 		cmocka_unit_test(test_hash_collision_keeps_flows_apart),
+		cmocka_unit_test(test_fingerprints_differ_across_a_million_flows),
 		cmocka_unit_test(test_half_full_table_keeps_nearly_every_flow),
 		cmocka_unit_test(test_sizes_are_bounded_and_rounded),
 	};
