@@ -107,46 +107,6 @@ static __u32 pkt_csum_ipv6_pseudo(const __u8 *src, const __u8 *dst, __u32 len, _
 	return pkt_csum_add(sum, tail, sizeof(tail));
 }
 
-static __u16 pkt_l2_length(__u8 has_vlan)
-{
-	return PKT_ETH_HLEN + (has_vlan ? PKT_VLAN_HLEN : 0);
-}
-
-__u16 pkt_encap_overhead(const struct pkt_encap_params *p)
-{
-	__u16 ip = p->outer_family == FLOW_FAMILY_IPV4 ? PKT_IPV4_HLEN : PKT_IPV6_HLEN;
-
-	return p->type == PKT_ENCAP_GUE ? ip + PKT_UDP_HLEN + PKT_GUE_HLEN : ip;
-}
-
-__u16 pkt_encap_headroom(const struct pkt_info *info, const struct pkt_encap_params *p)
-{
-	return pkt_l2_length(p->has_vlan) + pkt_encap_overhead(p) - info->l3_offset;
-}
-
-__u32 pkt_encap_frame_length(const struct pkt_info *info, const struct pkt_encap_params *p)
-{
-	return pkt_l2_length(p->has_vlan) + pkt_encap_overhead(p) + info->l3_length;
-}
-
-__u16 pkt_encap_inner_mtu(const struct pkt_encap_params *p)
-{
-	__u16 overhead = pkt_encap_overhead(p);
-
-	return p->mtu > overhead ? p->mtu - overhead : 0;
-}
-
-enum pkt_encap_status pkt_encap_check(const struct pkt_info *info, const struct pkt_encap_params *p)
-{
-	if ((__u32)pkt_encap_overhead(p) + info->l3_length <= p->mtu)
-		return PKT_ENCAP_OK;
-	if (info->flags & PKT_F_ICMP_ERROR)
-		return PKT_ENCAP_TOO_BIG_DROP;
-	if (info->tuple.family == FLOW_FAMILY_IPV4 && !(info->flags & PKT_F_DF))
-		return PKT_ENCAP_TOO_BIG_FRAGMENT;
-	return PKT_ENCAP_TOO_BIG_REPLY;
-}
-
 /*
  * Decrements the inner TTL / hop limit: the balancer is a hop (RFC 2003
  * section 3.1). The IPv4 checksum is updated incrementally (RFC 1624, eqn. 3)

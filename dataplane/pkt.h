@@ -497,17 +497,53 @@ enum pkt_encap_status {
 	PKT_ENCAP_TOO_BIG_DROP,     /* an ICMP error: never answered with another error */
 };
 
+/* The sizes below are inline: the worker asks for them per packet. */
+static inline __u16 pkt_l2_length(__u8 has_vlan)
+{
+	return PKT_ETH_HLEN + (has_vlan ? PKT_VLAN_HLEN : 0);
+}
+
 /* Bytes of outer L3/L4 headers (not Ethernet) the encapsulation adds. */
-__u16 pkt_encap_overhead(const struct pkt_encap_params *p);
+static inline __u16 pkt_encap_overhead(const struct pkt_encap_params *p)
+{
+	__u16 ip = p->outer_family == FLOW_FAMILY_IPV4 ? PKT_IPV4_HLEN : PKT_IPV6_HLEN;
+
+	return p->type == PKT_ENCAP_GUE ? ip + PKT_UDP_HLEN + PKT_GUE_HLEN : ip;
+}
 
 /* Bytes the frame's start moves back by: new L2 + outer headers - old L2. */
-__u16 pkt_encap_headroom(const struct pkt_info *info, const struct pkt_encap_params *p);
+static inline __u16 pkt_encap_headroom(const struct pkt_info *info, const struct pkt_encap_params *p)
+{
+	return (__u16)(pkt_l2_length(p->has_vlan) + pkt_encap_overhead(p) - info->l3_offset);
+}
 
-/* Whether the encapsulated packet fits the egress MTU, and if not what to do. */
-enum pkt_encap_status pkt_encap_check(const struct pkt_info *info, const struct pkt_encap_params *p);
+/* Length of the encapsulated frame. */
+static inline __u32 pkt_encap_frame_length(const struct pkt_info *info,
+					   const struct pkt_encap_params *p)
+{
+	return pkt_l2_length(p->has_vlan) + pkt_encap_overhead(p) + info->l3_length;
+}
 
 /* The MTU to announce to the client: egress MTU less the overhead. */
-__u16 pkt_encap_inner_mtu(const struct pkt_encap_params *p);
+static inline __u16 pkt_encap_inner_mtu(const struct pkt_encap_params *p)
+{
+	__u16 overhead = pkt_encap_overhead(p);
+
+	return p->mtu > overhead ? (__u16)(p->mtu - overhead) : 0;
+}
+
+/* Whether the encapsulated packet fits the egress MTU, and if not what to do. */
+static inline enum pkt_encap_status pkt_encap_check(const struct pkt_info *info,
+						    const struct pkt_encap_params *p)
+{
+	if ((__u32)pkt_encap_overhead(p) + info->l3_length <= p->mtu)
+		return PKT_ENCAP_OK;
+	if (info->flags & PKT_F_ICMP_ERROR)
+		return PKT_ENCAP_TOO_BIG_DROP;
+	if (info->tuple.family == FLOW_FAMILY_IPV4 && !(info->flags & PKT_F_DF))
+		return PKT_ENCAP_TOO_BIG_FRAGMENT;
+	return PKT_ENCAP_TOO_BIG_REPLY;
+}
 
 /*
  * Writes the new Ethernet and outer headers at out, which must precede the
@@ -518,8 +554,6 @@ __u16 pkt_encap_inner_mtu(const struct pkt_encap_params *p);
  */
 void pkt_encap_write(__u8 *out, const struct pkt_info *info, const struct pkt_encap_params *p,
 		     __u32 flow_hash);
-
-__u32 pkt_encap_frame_length(const struct pkt_info *info, const struct pkt_encap_params *p);
 
 /*
  * Encapsulates a parsed frame in a byte buffer: frame .. frame + frame_len,
