@@ -84,20 +84,28 @@ void flow_table_clear(struct flow_table *ft);
 __u32 flow_table_count_live(const struct flow_table *ft, __u32 now_s);
 
 /*
- * The 64-bit fingerprint of a 5-tuple: the tuple's five 64-bit words mixed
- * with SplitMix64's multiply-xorshift steps and MurmurHash3's 64-bit
- * finaliser (public-domain constants), unrelated to flow_hash().
+ * The 64-bit fingerprint of a 5-tuple: the tuple's five 64-bit words, each
+ * offset by a constant, multiplied in pairs to 128 bits and folded (the
+ * "mum" step of wyhash), then MurmurHash3's 64-bit finaliser. The three
+ * products are independent, so a core computes them side by side; the
+ * constants are SplitMix64's and Murmur's. Unrelated to flow_hash().
  */
+static inline __u64 flow_table_mum(__u64 a, __u64 b)
+{
+	unsigned __int128 p = (unsigned __int128)a * b;
+
+	return (__u64)p ^ (__u64)(p >> 64);
+}
+
 static inline __u64 flow_table_fingerprint(const struct flow_tuple *t)
 {
-	__u64 w[5], h = 0x9e3779b97f4a7c15ull;
+	__u64 w[5], h;
 
 	_Static_assert(sizeof(struct flow_tuple) == sizeof(w), "flow_tuple is five words");
 	memcpy(w, t, sizeof(w));
-	for (int i = 0; i < 5; i++) {
-		h = (h ^ w[i]) * 0xbf58476d1ce4e5b9ull;
-		h ^= h >> 31;
-	}
+	h = flow_table_mum(w[0] ^ 0x9e3779b97f4a7c15ull, w[1] ^ 0xbf58476d1ce4e5b9ull) ^
+	    flow_table_mum(w[2] ^ 0x94d049bb133111ebull, w[3] ^ 0xff51afd7ed558ccdull) ^
+	    flow_table_mum(w[4] ^ 0xc4ceb9fe1a85ec53ull, 0x2545f4914f6cdd1dull);
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdull;
 	h ^= h >> 33;

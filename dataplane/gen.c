@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <search.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,6 +235,7 @@ static struct gen_vip *gen_vip_from_view(struct gen_registry *reg, const struct 
 	v->key = cv->key;
 	memcpy(v->name, cv->name, sizeof(v->name));
 	v->table_size = cv->table_size;
+	v->table_size_inverse = UINT64_MAX / cv->table_size + 1;
 	v->backend_count = cv->backend_count;
 	v->ring = malloc((size_t)cv->table_size * sizeof(*v->ring));
 	v->backends = malloc((size_t)(cv->backend_count + 1) * sizeof(*v->backends));

@@ -46,6 +46,7 @@ struct gen_vip {
 	struct chan_vip_key key;
 	char name[CHAN_NAME_MAX];
 	__u32 table_size;
+	__u64 table_size_inverse; /* 2^64 / table_size, rounded up: see gen_vip_ring_slot() */
 	__u32 *ring;              /* table_size member ids, or FLOW_NO_BACKEND */
 	__u32 backend_count;
 	struct chan_backend *backends; /* as lbd sent them (canonical order) */
@@ -150,6 +151,18 @@ static inline const struct gen_vip *gen_vip_find(const struct gen *g, const stru
 			return g->vips[s->vip];
 		i = (i + 1) & g->index_mask;
 	}
+}
+
+/*
+ * hash % table_size without a division (Lemire, Kaser and Kurz, "Faster
+ * remainder by direct computation", 2019): exact for every 32-bit hash and
+ * table size. The same slot as flow_hash_ring_slot(), which BPF uses.
+ */
+static inline __u32 gen_vip_ring_slot(const struct gen_vip *v, __u32 hash)
+{
+	__u64 low = v->table_size_inverse * hash;
+
+	return (__u32)(((unsigned __int128)low * v->table_size) >> 64);
 }
 
 /* A member by id; NULL for an id outside the generation. */

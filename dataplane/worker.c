@@ -79,7 +79,7 @@ static inline const struct gen_member *worker_ring_pick(const struct gen *g,
 							const struct gen_vip *vip, __u32 hash,
 							__u32 *id)
 {
-	*id = flow_hash_ring_lookup(vip->ring, vip->table_size, hash);
+	*id = vip->ring[gen_vip_ring_slot(vip, hash)];
 	return *id == FLOW_NO_BACKEND ? NULL : gen_member_get(g, *id);
 }
 

@@ -356,6 +356,28 @@ static void test_ipv6_vip_and_backends(void **state)
 	gen_registry_destroy(reg);
 }
 
+static void test_ring_slot_equals_the_remainder(void **state)
+{
+	(void)state;
+	const __u32 sizes[] = { 1, 7, 97, 65537, 655373, 16777213, 4294967291u };
+	struct gen_vip v;
+	__u32 x = 12345;
+
+	memset(&v, 0, sizeof(v));
+	for (unsigned s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		v.table_size = sizes[s];
+		v.table_size_inverse = UINT64_MAX / sizes[s] + 1;
+		for (int i = 0; i < 200000; i++) {
+			x = x * 1664525u + 1013904223u;
+			__u32 h = i < 4 ? (__u32[]){ 0, 1, 0xfffffffeu, 0xffffffffu }[i] : x;
+			if (gen_vip_ring_slot(&v, h) != flow_hash_ring_slot(h, sizes[s]))
+				fail_msg("size %u hash %u: %u != %u", sizes[s], h,
+					 gen_vip_ring_slot(&v, h), flow_hash_ring_slot(h, sizes[s]));
+		}
+	}
+	printf("division-free ring slot equals hash %% size for 1.4M hashes over 7 sizes\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -366,6 +388,7 @@ int main(void)
 		cmocka_unit_test(test_fragments_go_to_the_lowest_port_vip),
 		cmocka_unit_test(test_bad_generations_are_refused_whole),
 		cmocka_unit_test(test_ipv6_vip_and_backends),
+		cmocka_unit_test(test_ring_slot_equals_the_remainder),
 	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
