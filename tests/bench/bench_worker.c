@@ -12,7 +12,9 @@
  *
  * Every path first resets its mbufs from a template (the stand-in for the
  * NIC writing a frame), and so does the baseline. Nothing is transmitted:
- * the burst's output arrays are where the fast path ends.
+ * the burst's output arrays are where the fast path ends. Memory comes from
+ * huge pages when a hugetlbfs is mounted with 600 MiB free (as lb-dpdk would
+ * run), else from ordinary pages; the first line says which.
  *
  *   make build/bench/bench_worker && build/bench/bench_worker [flows]
  */
@@ -81,6 +83,28 @@ static inline void frame_reset(struct rte_mbuf *m, uint32_t f, uint8_t tcp_flags
 	d[47] = tcp_flags;
 	if (!to_vip)
 		d[33] = 2; /* 192.0.2.2: no VIP there */
+}
+
+/* True when a hugetlbfs is mounted and at least mb MiB of huge pages are free. */
+static int bench_huge_pages_ready(unsigned long mb)
+{
+	char line[256];
+	unsigned long free_pages = 0, page_kb = 0;
+	int mounted = 0;
+	FILE *f = fopen("/proc/mounts", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		mounted |= strstr(line, " hugetlbfs ") != NULL;
+	if (f)
+		fclose(f);
+	f = fopen("/proc/meminfo", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		sscanf(line, "HugePages_Free: %lu", &free_pages);
+		sscanf(line, "Hugepagesize: %lu kB", &page_kb);
+	}
+	if (f)
+		fclose(f);
+	return mounted && free_pages * page_kb / 1024 >= mb;
 }
 
 struct bench_ctx {
@@ -167,8 +191,12 @@ int main(int argc, char **argv)
 {
 	char prefix[64];
 	snprintf(prefix, sizeof(prefix), "--file-prefix=fulcrum_bench_%d", getpid());
-	char *eal_argv[] = { argv[0], "--no-huge", "-m", "1536", "--no-pci", "--no-telemetry",
-			     "--log-level=error", prefix, "-l", "0" };
+	/* Huge pages when the machine has them ready (hugetlbfs mounted and
+	 * enough free), as lb-dpdk would run; else ordinary pages. */
+	int huge = bench_huge_pages_ready(600);
+	char *eal_argv[] = { argv[0], huge ? "--huge-unlink" : "--no-huge", "-m",
+			     huge ? "600" : "1536", "--no-pci", "--no-telemetry", "--log-level=error",
+			     prefix, "-l", "0" };
 	static struct bench_ctx c;
 	double samples[PATH_COUNT][BENCH_RUNS];
 
@@ -212,8 +240,9 @@ int main(int argc, char **argv)
 
 	bench_print_machine();
 	printf("flow table: %u entries, %u live flows after one SYN for each of %u flows; "
-	       "burst %d, %d bursts per run, median of %d runs\n",
-	       c.w.flows.capacity, live, c.flows, WORKER_BURST, ROUNDS, BENCH_RUNS);
+	       "burst %d, %d bursts per run, median of %d runs; %s\n",
+	       c.w.flows.capacity, live, c.flows, WORKER_BURST, ROUNDS, BENCH_RUNS,
+	       huge ? "huge pages" : "4 KiB pages (no free huge pages mounted)");
 	for (int run = 0; run < BENCH_RUNS; run++)
 		for (int p = 0; p < PATH_COUNT; p++)
 			samples[p][run] = run_path(&c, (enum path)p, &seq);
