@@ -242,10 +242,16 @@ lb_start() {
 	wait_for 10 test -S "$E2E_DIR/lb-dpdk.sock"
 }
 
+# Signals a daemon started here ($1: pid, $2: signal, TERM by default) and
+# waits for it to exit.
+daemon_stop() {
+	[ -n "$1" ] || return 0
+	kill -"${2:-TERM}" "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
 lb_stop() {
-	[ -n "$LB_PID" ] || return 0
-	kill -"${1:-TERM}" "$LB_PID" 2>/dev/null
-	wait "$LB_PID" 2>/dev/null
+	daemon_stop "$LB_PID" "${1:-TERM}"
 	LB_PID=""
 }
 
@@ -256,9 +262,7 @@ lbd_start() {
 }
 
 lbd_stop() {
-	[ -n "$LBD_PID" ] || return 0
-	kill -"${1:-TERM}" "$LBD_PID" 2>/dev/null
-	wait "$LBD_PID" 2>/dev/null
+	daemon_stop "$LBD_PID" "${1:-TERM}"
 	LBD_PID=""
 }
 
