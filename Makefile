@@ -25,6 +25,7 @@ endif
 # flags, which is after `make test` has installed the packages.
 CONFIG_CFLAGS = $(shell $(PKG_CONFIG) --cflags libconfig)
 CONFIG_LIBS   = $(shell $(PKG_CONFIG) --libs libconfig)
+JSON_LIBS     = $(shell $(PKG_CONFIG) --libs jansson)
 CMOCKA_CFLAGS = $(shell $(PKG_CONFIG) --cflags cmocka)
 CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka)
 BPF_CFLAGS_PC = $(shell $(PKG_CONFIG) --cflags libbpf)
@@ -50,11 +51,17 @@ BPF_CLANG_FLAGS = -target bpf -g -O2 -Wall -Wextra -Werror -I. \
 
 # The portable core shared by lbd, lb-dpdk, the benchmarks and the tests.
 CORE_SRCS := controlplane/maglev.c controlplane/conf.c dataplane/pkt.c dataplane/counters.c \
-	     dataplane/chan.c dataplane/flow_table.c dataplane/gen.c
+	     dataplane/chan.c dataplane/flow_table.c dataplane/gen.c controlplane/agent.c
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 CORE_SAN_OBJS := $(CORE_SRCS:%.c=$(BUILD)/san/%.o)
 
-LBD_SRCS := controlplane/lbd.c controlplane/log.c controlplane/tables.c controlplane/publish.c
+# lbd's modules that the unit tests drive directly, without its sockets.
+LBD_CORE_SRCS := controlplane/model.c controlplane/health.c controlplane/tables.c \
+		 controlplane/lbd.c controlplane/log.c controlplane/publish.c controlplane/ctl.c \
+		 controlplane/ctl_grammar.c controlplane/state.c controlplane/config_dump.c
+LBD_CORE_OBJS := $(LBD_CORE_SRCS:%.c=$(BUILD)/obj/%.o)
+LBD_CORE_SAN_OBJS := $(LBD_CORE_SRCS:%.c=$(BUILD)/san/%.o)
+LBD_SRCS := controlplane/lbd_main.c $(LBD_CORE_SRCS)
 LBD := $(BUILD)/lbd
 
 # lb-dpdk's modules, built against DPDK (its -march and headers).
@@ -72,6 +79,10 @@ PLAIN_BENCHES := $(filter-out $(DPDK_BENCHES),$(BENCHES))
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
 DECAP := $(BUILD)/fulcrum-decap
+# The reference agent a GPU node runs for lbd's agent check.
+AGENT := $(BUILD)/fulcrum-agent
+# The operator's command line for lbd.
+LBCTL := $(BUILD)/lbctl
 
 # BPF programs of the tests (the shared-header agreement checks).
 TEST_BPF_SRCS := $(wildcard tests/bpf/*.bpf.c)
@@ -82,7 +93,7 @@ BPF_TESTS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(wildcard tests/bpf/test
 E2E_TESTS := $(wildcard tests/e2e/test_*.sh)
 
 .PHONY: all help deps test check unit-tests bench clean format demo
-all: $(LBD) $(LB_DPDK) $(DECAP) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) ## Build everything into build/
+all: $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) ## Build everything into build/
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -96,7 +107,7 @@ test: ## Install what is missing, build, run every test suite
 	$(Q)sh tools/install-deps.sh
 	$(Q)$(MAKE) --no-print-directory check
 
-check: $(UNIT_TESTS) $(BPF_TESTS) $(LBD) $(LB_DPDK) $(DECAP) ## Run the test suites (no install step)
+check: $(UNIT_TESTS) $(BPF_TESTS) $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) ## Run the test suites (no install step)
 	$(Q)BUILD=$(BUILD) sh tests/run-suites.sh $(UNIT_TESTS) $(BPF_TESTS) $(E2E_TESTS)
 
 demo: ## Install what is missing, build, run the demo (root)
@@ -130,7 +141,7 @@ $(BUILD)/san/%.o: %.c
 
 $(LBD): $(LBD_SRCS:%.c=$(BUILD)/obj/%.o) $(CORE_OBJS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CONFIG_LIBS)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CONFIG_LIBS) $(JSON_LIBS)
 
 $(LB_DPDK): $(BUILD)/dpdk/dataplane/lb_dpdk.o $(DPDK_OBJS) $(CORE_OBJS)
 	$(call msg,LD,$@)
@@ -148,10 +159,10 @@ $(DPDK_BENCHES): $(BUILD)/bench/%: $(BUILD)/dpdk/tests/bench/%.o $(BUILD)/dpdk/d
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(DPDK_LIBS) $(CONFIG_LIBS) -lm
 
-$(BUILD)/tests/%: $(BUILD)/san/tests/unit/%.o $(CORE_SAN_OBJS)
+$(BUILD)/tests/%: $(BUILD)/san/tests/unit/%.o $(CORE_SAN_OBJS) $(LBD_CORE_SAN_OBJS)
 	$(call msg,LD-SAN,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(CMOCKA_LIBS) $(CONFIG_LIBS) -lm
+	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(CMOCKA_LIBS) $(CONFIG_LIBS) $(JSON_LIBS) -lm
 
 $(BUILD)/tests/test_bpf_%: $(BUILD)/san/tests/bpf/test_bpf_%.o $(CORE_SAN_OBJS)
 	$(call msg,LD-SAN,$@)
@@ -177,6 +188,14 @@ $(BUILD)/obj/tools/fulcrum-decap.o: $(BUILD)/bpf/decap.skel.h
 $(DECAP): $(BUILD)/obj/tools/fulcrum-decap.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(BPF_LIBS)
+
+$(LBCTL): $(BUILD)/obj/tools/lbctl.o $(BUILD)/obj/controlplane/ctl_grammar.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(JSON_LIBS)
+
+$(AGENT): $(BUILD)/obj/tools/fulcrum-agent.o $(BUILD)/obj/controlplane/agent.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^
 
 # The BPF test loaders include their skeletons (explicit targets: a pattern
 # rule without a recipe would cancel the compile rule instead).

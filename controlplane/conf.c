@@ -266,7 +266,8 @@ static void conf_get_name(struct conf_ctx *ctx, const config_setting_t *group,
 static const char *const conf_health_keys[] = {
 	"type", "interval_ms", "fast_interval_ms", "down_interval_ms", "timeout_ms",
 	"rise", "fall", "jitter_pct", "port", "http_path", "http_host", "http_expect",
-	"agent_port", "agent_interval_ms", NULL,
+	"agent_port", "agent_interval_ms", "agent_weight_step_pct", "agent_weight_interval_ms",
+	NULL,
 };
 
 static void conf_health_set_defaults(struct conf_health *h)
@@ -284,6 +285,8 @@ static void conf_health_set_defaults(struct conf_health *h)
 	h->http_expect[0] = 200;
 	h->http_expect_count = 1;
 	h->agent_interval_ms = 2000;
+	h->agent_weight_step_pct = 5;
+	h->agent_weight_interval_ms = 5000;
 }
 
 /* Reads a health group over h, which holds the inherited values. */
@@ -334,6 +337,10 @@ static void conf_load_health(struct conf_ctx *ctx, const config_setting_t *g, co
 	}
 	conf_get_u16(ctx, g, path, "agent_port", 0, 65535, false, &h->agent_port);
 	conf_get_int(ctx, g, path, "agent_interval_ms", 100, 3600000, false, &h->agent_interval_ms);
+	conf_get_int(ctx, g, path, "agent_weight_step_pct", 1, 100, false,
+		       &h->agent_weight_step_pct);
+	conf_get_int(ctx, g, path, "agent_weight_interval_ms", 0, 3600000, false,
+		       &h->agent_weight_interval_ms);
 	if (h->timeout_ms > h->interval_ms)
 		conf_error(ctx, g, path, "timeout_ms %u is longer than interval_ms %u",
 			     h->timeout_ms, h->interval_ms);

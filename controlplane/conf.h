@@ -57,6 +57,11 @@ struct conf_health {
 	__u32 http_expect_count;
 	__u16 agent_port; /* 0: no agent check */
 	__u32 agent_interval_ms;
+	/* Agent percentages are rounded to this step, and a VIP's table is
+	 * rebuilt for weight changes at most once per interval: each rebuild
+	 * moves new flows, so load wiggles must not cause a stream of them. */
+	__u32 agent_weight_step_pct;
+	__u32 agent_weight_interval_ms;
 };
 
 struct conf_backend {

@@ -1,117 +1,68 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * lbd, Fulcrum's control-plane daemon.
+ * lbd's daemon core (controlplane/lbd.h): the model, health engine, control
+ * socket and channel to lb-dpdk tied together in one epoll loop.
  *
- *   lbd [-c FILE]    run: build every VIP's Maglev table from FILE and keep
- *                    lb-dpdk publishing them; SIGHUP re-reads FILE
- *   lbd -t -c FILE   check FILE: validate it, build every VIP's Maglev table,
- *                    print a summary; exit 0 when valid, 1 with every error.
- *
- * One process, one epoll loop: signals (signalfd), a one-second timer for
- * reconnecting, and the channel to lb-dpdk. lb-dpdk keeps forwarding with
- * its last tables whenever lbd is gone; lbd resyncs it in full on every
- * (re)connection.
+ * Events: signals (signalfd), a one-second timer (reconnecting to lb-dpdk,
+ * sampling its counters, idle control clients), the health engine's epoll
+ * fd and its next deadline (the epoll_wait timeout), the control socket's
+ * epoll fd, and the channel. After every batch of events lbd publishes the
+ * VIPs whose tables are due, so a health transition reaches lb-dpdk within
+ * the same loop turn.
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
-#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "controlplane/conf.h"
+#include "controlplane/ctl.h"
+#include "controlplane/lbd.h"
 #include "controlplane/log.h"
-#include "controlplane/maglev.h"
-#include "controlplane/publish.h"
-#include "controlplane/tables.h"
+#include "controlplane/state.h"
 
-#define LBD_DEFAULT_CONFIG "/etc/fulcrum/fulcrum.conf"
-
-static void lbd_usage(FILE *out)
+const char *lbd_mode_name(const struct lbd *d)
 {
-	fprintf(out, "usage: lbd [-t] [-c FILE]\n"
-		     "  -c FILE  configuration file (default " LBD_DEFAULT_CONFIG ")\n"
-		     "  -t       check the configuration and its tables, then exit:\n"
-		     "           0 when valid, 1 with every error as FILE:LINE: KEY: MESSAGE\n"
-		     "  -h       this help\n");
+	static const char *const names[] = { "auto", "dpdk", "xdp" };
+
+	return names[d->cfg->dataplane.mode];
 }
 
-/*
- * Builds the table a VIP starts with (configured weights, admin state, no
- * health results yet), as lbd will, to prove the builder accepts it.
- * Returns 0 or -errno.
- */
-static int lbd_check_vip_table(const struct conf_vip *vip, __u32 *slots_used)
+static __u64 lbd_wall_ms(void)
 {
-	struct vip_table *t = tables_from_conf(vip);
-	int err;
+	struct timespec ts;
 
-	*slots_used = 0;
-	if (!t)
-		return -errno;
-	err = tables_build_ring(t);
-	for (__u32 s = 0; err == 0 && s < t->table_size; s++)
-		*slots_used += t->ring[s] != FLOW_NO_BACKEND;
-	tables_destroy(t);
-	return err;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (__u64)ts.tv_sec * 1000 + (__u64)ts.tv_nsec / 1000000;
 }
 
-static int lbd_check(const char *path)
+void lbd_event(struct lbd *d, const char *type, json_t *fields)
 {
-	struct conf_errors errors;
-	struct conf *cfg = conf_load(path, &errors);
-	int failed = 0;
+	json_t *ev = fields ? fields : json_object();
 
-	if (!cfg) {
-		for (__u32 i = 0; i < errors.count; i++)
-			fprintf(stderr, "%s\n", errors.messages[i]);
-		if (errors.dropped)
-			fprintf(stderr, "%s: ... and %u more errors\n", path, errors.dropped);
-		if (errno == ENOMEM)
-			fprintf(stderr, "%s: out of memory\n", path);
-		fprintf(stderr, "%s: configuration is NOT valid\n", path);
-		return 1;
-	}
-	for (__u32 i = 0; i < cfg->vip_count; i++) {
-		const struct conf_vip *v = &cfg->vips[i];
-		char addr[64];
-		__u32 used;
-		int err = lbd_check_vip_table(v, &used);
-
-		if (err) {
-			fprintf(stderr, "%s:%d: vips[%u]: table build failed: %s\n", path, v->line, i,
-				strerror(-err));
-			failed = 1;
-			continue;
-		}
-		printf("vip %s %s [%s]:%u: %u backends, table %u slots%s\n", v->name,
-		       v->proto == PKT_PROTO_TCP ? "tcp" : "udp",
-		       conf_fmt_addr(&v->addr, addr, sizeof(addr)), v->port, v->backend_count,
-		       v->table_size, used ? "" : " (no eligible backend yet: drops)");
-	}
-	if (!failed)
-		printf("%s: configuration OK (%u VIPs, %u backends)\n", path, cfg->vip_count,
-		       conf_backend_count(cfg));
-	conf_destroy(cfg);
-	return failed;
+	json_object_set_new(ev, "event", json_string(type));
+	json_object_set_new(ev, "time_ms", json_integer((json_int_t)lbd_wall_ms()));
+	if (d->ctl)
+		ctl_broadcast(d->ctl, ev);
+	json_decref(ev);
 }
 
-struct lbd {
-	const char *config_path;
-	struct conf *cfg;
-	struct vip_table **tables; /* one per configured VIP, rings built */
-	__u32 table_count;
-	struct publisher pub;
-	int epoll_fd, signal_fd, timer_fd;
-	bool waiting_logged; /* "waiting for lb-dpdk" said once per outage */
-	bool stop;
-};
+/* ---- tables and publication ---- */
+
+const struct vip_table *lbd_table_of(const struct lbd *d, const struct model_vip *v)
+{
+	for (__u32 i = 0; i < d->table_count; i++)
+		if (strcmp(d->tables[i]->name, v->name) == 0)
+			return d->tables[i];
+	return NULL;
+}
 
 static void lbd_tables_free(struct vip_table **tables, __u32 count, struct vip_table **except,
 			    __u32 except_count)
@@ -126,85 +77,445 @@ static void lbd_tables_free(struct vip_table **tables, __u32 count, struct vip_t
 	free(tables);
 }
 
-/*
- * The tables of cfg's VIPs. A VIP whose inputs are those of a table in old
- * reuses it (keep[i] true: no rebuild, published as KEEP); others are built.
- * Returns 0 or -errno after logging which VIP failed.
- */
-static int lbd_build_tables(const struct conf *cfg, struct vip_table **old, __u32 old_count,
-			    struct vip_table ***out, bool **keep_out, __u32 *rebuilt)
+static __u32 lbd_live_vips(const struct model *m)
 {
-	struct vip_table **tables = calloc(cfg->vip_count + 1, sizeof(*tables));
-	bool *keep = calloc(cfg->vip_count + 1, sizeof(*keep));
-	int rc = 0;
+	__u32 n = 0;
 
-	*rebuilt = 0;
-	if (!tables || !keep) {
-		free(tables);
-		free(keep);
-		return -ENOMEM;
-	}
-	for (__u32 i = 0; i < cfg->vip_count && rc == 0; i++) {
-		const struct conf_vip *v = &cfg->vips[i];
-		struct vip_table *t = tables_from_conf(v);
-		if (!t) {
-			rc = -errno;
-			log_error("%s:%d: vip %s: %s", cfg->source, v->line, v->name,
-				  errno == EEXIST ? "a backend is listed twice" : strerror(errno));
-			break;
+	for (__u32 i = 0; i < m->vip_count; i++)
+		n += !m->vips[i]->deleted;
+	return n;
+}
+
+/* A backend without a verdict yet holds the first publication. */
+static bool lbd_settled(const struct model *m)
+{
+	for (__u32 i = 0; i < m->vip_count; i++) {
+		const struct model_vip *v = m->vips[i];
+		if (v->deleted || v->health.type == CONF_HEALTH_NONE)
+			continue;
+		for (__u32 k = 0; k < v->backend_count; k++) {
+			const struct model_backend *b = v->backends[k];
+			if (!b->deleted && !b->check_up && !(b->checked && b->successes == 0))
+				return false;
 		}
-		for (__u32 j = 0; j < old_count; j++) {
-			if (old[j] && tables_same_input(old[j], t)) {
+	}
+	return true;
+}
+
+static void lbd_log_withdrawals(struct lbd *d)
+{
+	for (__u32 i = 0; i < d->model->vip_count; i++) {
+		struct model_vip *v = d->model->vips[i];
+		if (v->deleted)
+			continue;
+		__u32 up = model_vip_up_count(v);
+		bool withdrawn = up < v->min_up;
+		if (withdrawn == v->withdrawn)
+			continue;
+		v->withdrawn = withdrawn;
+		if (withdrawn)
+			log_warning("vip %s withdrawn: %u of %u backends take new flows, min_up is %u",
+				    v->name, up, v->backend_count, v->min_up);
+		else
+			log_info("vip %s announced again: %u backends take new flows (min_up %u)",
+				 v->name, up, v->min_up);
+		json_t *ev = json_pack("{s:s,s:b,s:i,s:i}", "vip", v->name, "withdrawn", withdrawn,
+				       "up", (json_int_t)up, "min_up", (json_int_t)v->min_up);
+		lbd_event(d, "vip_announcement", ev);
+	}
+}
+
+void lbd_publish_due(struct lbd *d, __u64 now_ms)
+{
+	struct model *m = d->model;
+	bool any = m->vips_changed;
+	char err[512];
+
+	if (d->holding) {
+		if (!lbd_settled(m) && now_ms < d->hold_until_ms)
+			return;
+		d->holding = false;
+		log_info("health checks have a verdict for every backend%s",
+			 lbd_settled(m) ? "" : " or took too long");
+		m->vips_changed = any = true;
+	}
+	lbd_log_withdrawals(d);
+	if (d->pub.fd < 0)
+		return;
+	for (__u32 i = 0; i < m->vip_count && !any; i++)
+		any = model_vip_publish_due(m->vips[i], now_ms) || !lbd_table_of(d, m->vips[i]);
+	if (!any)
+		return;
+
+	__u32 count = lbd_live_vips(m), n = 0;
+	struct vip_table **tables = calloc(count + 1, sizeof(*tables));
+	bool *keep = calloc(count + 1, sizeof(*keep));
+	bool *due = calloc(m->vip_count + 1, sizeof(*due));
+	__u32 rebuilt = 0;
+	int rc = 0;
+	if (!tables || !keep || !due) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (__u32 i = 0; i < m->vip_count; i++) {
+		struct model_vip *v = m->vips[i];
+		if (v->deleted)
+			continue;
+		struct vip_table *old = (struct vip_table *)lbd_table_of(d, v);
+		due[i] = model_vip_publish_due(v, now_ms) || !old || d->pub.need_full;
+		struct vip_table *t = old;
+		if (due[i]) {
+			t = tables_from_model(v);
+			if (!t) {
+				rc = -errno;
+				log_error("vip %s: cannot build its table: %s", v->name, strerror(errno));
+				goto out;
+			}
+			if (old && tables_same_input(old, t)) {
 				tables_destroy(t);
-				t = old[j];
-				keep[i] = true;
-				break;
+				t = old;
+			} else {
+				rc = tables_build_ring(t);
+				if (rc) {
+					log_error("vip %s: table build failed: %s", v->name, strerror(-rc));
+					tables_destroy(t);
+					goto out;
+				}
+				rebuilt++;
 			}
 		}
-		if (!keep[i]) {
-			rc = tables_build_ring(t);
-			if (rc) {
-				log_error("%s:%d: vip %s: table build failed: %s", cfg->source, v->line,
-					  v->name, strerror(-rc));
-				tables_destroy(t);
-				break;
-			}
-			(*rebuilt)++;
-		}
-		tables[i] = t;
+		keep[n] = t == old && !d->pub.need_full;
+		tables[n++] = t;
 	}
+	__u64 started_us = health_now_ms() * 1000;
+	rc = publish_generation(&d->pub, tables, keep, n, &d->cfg->dataplane, err, sizeof(err));
 	if (rc) {
-		lbd_tables_free(tables, cfg->vip_count, old, old_count);
-		free(keep);
+		d->publish_failures++;
+		log_error("publishing to lb-dpdk failed: %s", err);
+		lbd_tables_free(tables, n, d->tables, d->table_count);
+		tables = NULL;
+		goto out;
+	}
+	lbd_tables_free(d->tables, d->table_count, tables, n);
+	d->tables = tables;
+	d->table_count = n;
+	tables = NULL;
+	m->vips_changed = false;
+	for (__u32 i = 0; i < m->vip_count; i++)
+		if (due[i])
+			model_vip_published(m->vips[i], now_ms);
+	d->generations_published++;
+	__u64 done_us = health_now_ms() * 1000;
+	d->publish_latency_us = d->first_change_ms ? done_us - d->first_change_ms * 1000
+						    : done_us - started_us;
+	d->first_change_ms = 0;
+	log_info("generation %llu in service: %u VIPs, %u rebuilt",
+		 (unsigned long long)d->pub.generation, n, rebuilt);
+	lbd_event(d, "generation",
+		  json_pack("{s:I,s:i,s:i,s:I}", "generation", (json_int_t)d->pub.generation, "vips",
+			    (json_int_t)n, "rebuilt", (json_int_t)rebuilt, "latency_us",
+			    (json_int_t)d->publish_latency_us));
+out:
+	if (tables)
+		lbd_tables_free(tables, n, d->tables, d->table_count);
+	free(keep);
+	free(due);
+}
+
+void lbd_changed(struct lbd *d, const char *what, json_t *event)
+{
+	char err[256];
+
+	if (!d->first_change_ms)
+		d->first_change_ms = health_now_ms();
+	if (what)
+		lbd_event(d, what, event);
+	else if (event)
+		json_decref(event);
+	/* Written before the reply: a change acknowledged is a change kept. */
+	d->state_dirty = true;
+	lbd_save_state(d, err, sizeof(err));
+}
+
+/* ---- health results ---- */
+
+static void lbd_health_changed(void *ctx, struct model_backend *b, enum health_event event)
+{
+	struct lbd *d = ctx;
+	struct model_vip *v = b->vip;
+	char addr[64], agent_line[AGENT_LINE_MAX + 1] = "";
+	__u32 up = model_vip_up_count(v);
+	bool backend_up = model_backend_up(b);
+
+	conf_fmt_addr(&b->addr, addr, sizeof(addr));
+	if (!d->first_change_ms)
+		d->first_change_ms = health_now_ms();
+	switch (event) {
+	case HEALTH_CHECK_CHANGED:
+		if (b->check_up)
+			log_info("vip %s: backend %s [%s]:%u is UP: %s (%u successes); %u of %u "
+				 "backends take new flows",
+				 v->name, b->name, addr, b->port, b->check_reason,
+				 b->vip->health.rise, up, v->backend_count);
+		else
+			log_warning("vip %s: backend %s [%s]:%u is DOWN: %s (%u failures); %u of %u "
+				    "backends take new flows",
+				    v->name, b->name, addr, b->port, b->check_reason,
+				    b->vip->health.fall, up, v->backend_count);
+		lbd_event(d, "health",
+			  json_pack("{s:s,s:s,s:s,s:s,s:i,s:i}", "vip", v->name, "backend", b->name,
+				    "health", b->check_up ? "up" : "down", "reason", b->check_reason,
+				    "up", (json_int_t)up, "backends", (json_int_t)v->backend_count));
+		break;
+	case HEALTH_AGENT_CHANGED:
+		agent_fmt_report(&b->agent, agent_line, sizeof(agent_line));
+		log_info("vip %s: backend %s agent says \"%s\": %s, weight %.2f; %u of %u backends "
+			 "take new flows",
+			 v->name, b->name, agent_line,
+			 model_table_state_name(model_backend_table_state(b)),
+			 model_backend_weight_centi(b) / 100.0, up, v->backend_count);
+		lbd_event(d, "agent",
+			  json_pack("{s:s,s:s,s:s,s:s,s:b,s:f}", "vip", v->name, "backend", b->name,
+				    "report", agent_line, "table_state",
+				    model_table_state_name(model_backend_table_state(b)), "up",
+				    backend_up, "weight", model_backend_weight_centi(b) / 100.0));
+		break;
+	case HEALTH_AGENT_FAILED:
+		log_warning("vip %s: backend %s agent: %s; keeping its last report (an agent "
+			    "failure is not a health failure)",
+			    v->name, b->name, b->agent_error);
+		lbd_event(d, "agent_unreachable",
+			  json_pack("{s:s,s:s,s:s}", "vip", v->name, "backend", b->name, "error",
+				    b->agent_error));
+		break;
+	}
+}
+
+/* ---- configuration ---- */
+
+static void lbd_log_conf_errors(const struct conf_errors *errors, const char *prefix)
+{
+	for (__u32 i = 0; i < errors->count; i++)
+		log_error("%s%s", prefix, errors->messages[i]);
+	if (errors->dropped)
+		log_error("%s... and %u more errors", prefix, errors->dropped);
+}
+
+static void lbd_errors_text(const struct conf_errors *errors, char *err, size_t err_size)
+{
+	size_t used = 0;
+
+	*err = '\0';
+	for (__u32 i = 0; i < errors->count && used + 1 < err_size; i++) {
+		int n = snprintf(err + used, err_size - used, "%s%s", i ? "\n" : "",
+				 errors->messages[i]);
+		used += n > 0 ? (size_t)n : 0;
+	}
+}
+
+int lbd_reload(struct lbd *d, bool apply, json_t **result, char *err, size_t err_size)
+{
+	struct conf_errors errors;
+	struct conf *cfg = conf_load(d->config_path, &errors);
+	int rc;
+
+	if (!cfg) {
+		rc = errno == ENOMEM ? -ENOMEM : -EINVAL;
+		lbd_errors_text(&errors, err, err_size);
+		if (apply) {
+			lbd_log_conf_errors(&errors, "reload: ");
+			log_error("reload refused: %s is not valid; the running configuration stays",
+				  d->config_path);
+		}
 		return rc;
 	}
-	*out = tables;
-	*keep_out = keep;
+	/* Every VIP's table must build, as lbd -t proves. */
+	struct model *trial = model_create(cfg);
+	if (!trial) {
+		conf_destroy(cfg);
+		snprintf(err, err_size, "out of memory");
+		return -ENOMEM;
+	}
+	for (__u32 i = 0; i < trial->vip_count; i++) {
+		/* As if every backend were up: the largest table it can have. */
+		for (__u32 k = 0; k < trial->vips[i]->backend_count; k++)
+			trial->vips[i]->backends[k]->check_up = true;
+		struct vip_table *t = tables_from_model(trial->vips[i]);
+		rc = t ? tables_build_ring(t) : -errno;
+		tables_destroy(t);
+		if (rc) {
+			snprintf(err, err_size, "%s:%d: vip %s: table build failed: %s", cfg->source,
+				 cfg->vips[i].line, cfg->vips[i].name, strerror(-rc));
+			model_destroy(trial);
+			conf_destroy(cfg);
+			return rc;
+		}
+	}
+	model_destroy(trial);
+	if (!apply) {
+		if (result)
+			*result = json_pack("{s:s,s:b,s:i,s:i}", "file", d->config_path, "valid", 1,
+					    "vips", (json_int_t)cfg->vip_count, "backends",
+					    (json_int_t)conf_backend_count(cfg));
+		conf_destroy(cfg);
+		return 0;
+	}
+	rc = model_apply_config(d->model, cfg, err, err_size);
+	if (rc) {
+		log_error("reload refused: %s; the running configuration stays", err);
+		conf_destroy(cfg);
+		return rc;
+	}
+	if (cfg->dataplane.flow_table_size != d->cfg->dataplane.flow_table_size ||
+	    memcmp(&cfg->dataplane.dpdk, &d->cfg->dataplane.dpdk, sizeof(cfg->dataplane.dpdk)) ||
+	    cfg->dataplane.mode != d->cfg->dataplane.mode)
+		log_warning("reload: dataplane mode, dpdk settings and flow_table_size take effect "
+			    "when lb-dpdk restarts");
+	if (strcmp(cfg->global.control_socket, d->cfg->global.control_socket) ||
+	    strcmp(cfg->global.state_file, d->cfg->global.state_file) ||
+	    strcmp(cfg->global.metrics_listen, d->cfg->global.metrics_listen))
+		log_warning("reload: global control_socket, state_file and metrics_listen take "
+			    "effect when lbd restarts");
+	/* Parameters every generation carries (encapsulation, timeouts). */
+	bool params_changed =
+		cfg->dataplane.encap != d->cfg->dataplane.encap ||
+		cfg->dataplane.gue_port != d->cfg->dataplane.gue_port ||
+		memcmp(&cfg->dataplane.encap_source_v4, &d->cfg->dataplane.encap_source_v4,
+		       sizeof(cfg->dataplane.encap_source_v4)) ||
+		memcmp(&cfg->dataplane.encap_source_v6, &d->cfg->dataplane.encap_source_v6,
+		       sizeof(cfg->dataplane.encap_source_v6)) ||
+		cfg->dataplane.tcp_idle_timeout_s != d->cfg->dataplane.tcp_idle_timeout_s ||
+		cfg->dataplane.udp_idle_timeout_s != d->cfg->dataplane.udp_idle_timeout_s;
+	/* Keep the socket paths this process opened. */
+	cfg->global = d->cfg->global;
+	cfg->dataplane.dpdk.present = d->cfg->dataplane.dpdk.present;
+	snprintf(cfg->dataplane.dpdk.control_socket, sizeof(cfg->dataplane.dpdk.control_socket),
+		 "%s", d->cfg->dataplane.dpdk.control_socket);
+	struct conf *old = d->cfg;
+	d->cfg = cfg;
+	conf_destroy(old);
+	log_set_level(cfg->global.log_level);
+	if (params_changed)
+		d->model->vips_changed = true;
+	log_info("reloaded %s: %u VIPs in the file; run-time changes kept where the file did "
+		 "not change them",
+		 d->config_path, cfg->vip_count);
+	lbd_changed(d, "reload", json_pack("{s:s}", "file", d->config_path));
+	if (result)
+		*result = json_pack("{s:s,s:b,s:i}", "file", d->config_path, "applied", 1, "vips",
+				    (json_int_t)lbd_live_vips(d->model));
+	lbd_publish_due(d, health_now_ms());
 	return 0;
 }
 
-static int lbd_publish(struct lbd *d, const bool *keep)
+int lbd_save_state(struct lbd *d, char *err, size_t err_size)
 {
-	char err[512];
 	int rc;
 
-	if (d->pub.fd < 0)
-		return -ENOTCONN;
-	rc = publish_generation(&d->pub, d->tables, keep, d->table_count, &d->cfg->dataplane, err,
-				sizeof(err));
-	if (rc)
-		log_error("publishing to lb-dpdk failed: %s", err);
-	else
-		log_info("generation %llu in service: %u VIPs", (unsigned long long)d->pub.generation,
-			 d->table_count);
-	return rc;
+	if (!d->cfg->global.state_file[0]) {
+		d->state_dirty = false;
+		return 0;
+	}
+	rc = state_save(d->model, d->cfg->global.state_file, err, err_size);
+	if (rc) {
+		if (strcmp(d->state_error, err) != 0)
+			log_error("state file: %s", err);
+		snprintf(d->state_error, sizeof(d->state_error), "%s", err);
+		return rc;
+	}
+	d->state_error[0] = '\0';
+	d->state_dirty = false;
+	return 0;
 }
 
-static void lbd_watch_channel(struct lbd *d)
-{
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.fd = d->pub.fd };
+/* ---- lifecycle ---- */
 
-	epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, d->pub.fd, &ev);
+int lbd_init(struct lbd *d, const char *path)
+{
+	struct conf_errors errors;
+	char err[512];
+
+	memset(d, 0, sizeof(*d));
+	d->epoll_fd = d->signal_fd = d->timer_fd = -1;
+	snprintf(d->config_path, sizeof(d->config_path), "%s", path);
+	publish_init(&d->pub, "");
+	d->cfg = conf_load(path, &errors);
+	if (!d->cfg) {
+		lbd_log_conf_errors(&errors, "");
+		log_error("%s: configuration is not valid", path);
+		return -EINVAL;
+	}
+	log_set_level(d->cfg->global.log_level);
+	publish_init(&d->pub, d->cfg->dataplane.dpdk.control_socket);
+	d->health = health_create(lbd_health_changed, d);
+	d->model = model_create(d->cfg);
+	if (!d->health || !d->model) {
+		log_error("out of memory");
+		return -ENOMEM;
+	}
+	d->model->hooks = health_hooks(d->health);
+	if (d->cfg->global.state_file[0]) {
+		int rc = state_load(d->model, d->cfg->global.state_file, err, sizeof(err));
+		if (rc == -ENOENT)
+			log_info("state file %s: none yet; starting from the configuration",
+				 d->cfg->global.state_file);
+		else if (rc)
+			log_error("state file %s: %s; starting from the configuration (the file is "
+				  "left as it is)",
+				  d->cfg->global.state_file, err);
+		else
+			log_info("state file %s: run-time changes restored", d->cfg->global.state_file);
+	}
+	d->started_ms = health_now_ms();
+	health_start(d->health, d->model);
+	/* Long enough for rise checks at the fast interval, plus a timeout. */
+	__u64 hold = 0;
+	for (__u32 i = 0; i < d->model->vip_count; i++) {
+		const struct conf_health *h = &d->model->vips[i]->health;
+		__u64 need = (__u64)h->fast_interval_ms * (h->rise + 1) + h->timeout_ms;
+		hold = need > hold ? need : hold;
+	}
+	d->holding = true;
+	d->hold_until_ms = d->started_ms + hold;
+	return 0;
+}
+
+void lbd_fini(struct lbd *d)
+{
+	if (d->ctl)
+		ctl_destroy(d->ctl);
+	d->ctl = NULL;
+	publish_fini(&d->pub);
+	publish_members_fini(&d->members);
+	publish_members_fini(&d->prev_members);
+	if (d->tables)
+		lbd_tables_free(d->tables, d->table_count, NULL, 0);
+	d->tables = NULL;
+	/* The engine first: the model's hooks point at it. */
+	if (d->model)
+		d->model->hooks = (struct model_hooks){ 0 };
+	health_destroy(d->health);
+	d->health = NULL;
+	model_destroy(d->model);
+	d->model = NULL;
+	conf_destroy(d->cfg);
+	d->cfg = NULL;
+	if (d->epoll_fd >= 0)
+		close(d->epoll_fd);
+	if (d->signal_fd >= 0)
+		close(d->signal_fd);
+	if (d->timer_fd >= 0)
+		close(d->timer_fd);
+	d->epoll_fd = d->signal_fd = d->timer_fd = -1;
+}
+
+/* ---- the channel to lb-dpdk ---- */
+
+static void lbd_watch(struct lbd *d, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
 }
 
 static void lbd_try_connect(struct lbd *d)
@@ -224,62 +535,22 @@ static void lbd_try_connect(struct lbd *d)
 	}
 	d->waiting_logged = false;
 	log_info("connected: %s", msg);
-	lbd_watch_channel(d);
-	lbd_publish(d, NULL); /* a full resync */
+	lbd_watch(d, d->pub.fd);
+	lbd_event(d, "dataplane", json_pack("{s:s,s:I}", "state", "connected", "generation",
+					    (json_int_t)d->pub.generation));
+	lbd_publish_due(d, health_now_ms()); /* a full resync (need_full) */
 }
 
-/* Re-reads the configuration: all or nothing, only changed VIPs rebuilt. */
-static void lbd_reload(struct lbd *d)
+static void lbd_channel_lost(struct lbd *d, const char *why)
 {
-	struct conf_errors errors;
-	struct conf *cfg = conf_load(d->config_path, &errors);
-	struct vip_table **tables;
-	bool *keep;
-	__u32 rebuilt;
-
-	if (!cfg) {
-		for (__u32 i = 0; i < errors.count; i++)
-			log_error("reload: %s", errors.messages[i]);
-		log_error("reload refused: %s is not valid; the running configuration stays",
-			  d->config_path);
-		return;
-	}
-	if (lbd_build_tables(cfg, d->tables, d->table_count, &tables, &keep, &rebuilt)) {
-		log_error("reload refused: the running configuration stays");
-		conf_destroy(cfg);
-		return;
-	}
-	if (cfg->dataplane.flow_table_size != d->cfg->dataplane.flow_table_size ||
-	    memcmp(&cfg->dataplane.dpdk, &d->cfg->dataplane.dpdk, sizeof(cfg->dataplane.dpdk)))
-		log_warning("reload: dataplane.dpdk and flow_table_size take effect when lb-dpdk "
-			    "restarts");
-
-	struct vip_table **old = d->tables;
-	__u32 old_count = d->table_count;
-	struct conf *old_cfg = d->cfg;
-	d->tables = tables;
-	d->table_count = cfg->vip_count;
-	d->cfg = cfg;
-	int rc = lbd_publish(d, keep);
-	if (rc && d->pub.fd >= 0) {
-		/* lb-dpdk refused it: it still runs the old generation, and so
-		 * does lbd. */
-		d->tables = old;
-		d->table_count = old_count;
-		d->cfg = old_cfg;
-		lbd_tables_free(tables, cfg->vip_count, old, old_count);
-		conf_destroy(cfg);
-		free(keep);
-		log_error("reload refused by lb-dpdk: the running configuration stays");
-		return;
-	}
-	lbd_tables_free(old, old_count, tables, cfg->vip_count);
-	conf_destroy(old_cfg);
-	free(keep);
-	log_set_level(cfg->global.log_level);
-	log_info("reloaded %s: %u VIPs, %u rebuilt, %u unchanged%s", d->config_path,
-		 cfg->vip_count, rebuilt, cfg->vip_count - rebuilt,
-		 d->pub.fd < 0 ? " (published when lb-dpdk connects)" : "");
+	log_warning("lb-dpdk closed the channel (%s); it keeps forwarding with its last tables. "
+		    "Reconnecting",
+		    why);
+	epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, d->pub.fd, NULL);
+	publish_disconnect(&d->pub);
+	d->sample.valid = d->prev_sample.valid = false;
+	d->members_valid = false;
+	lbd_event(d, "dataplane", json_pack("{s:s,s:s}", "state", "disconnected", "reason", why));
 }
 
 static void lbd_channel_event(struct lbd *d)
@@ -289,129 +560,141 @@ static void lbd_channel_event(struct lbd *d)
 
 	if (rc == 0)
 		return;
-	log_warning("lb-dpdk closed the channel (%s); it keeps forwarding with its last tables. "
-		    "Reconnecting",
-		    rc < 0 ? strerror(-rc) : "unexpected message");
-	epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, d->pub.fd, NULL);
-	publish_disconnect(&d->pub);
+	lbd_channel_lost(d, rc < 0 ? strerror(-rc) : "unexpected message");
 }
 
-static int lbd_run(const char *path)
+int lbd_sample_members(struct lbd *d, char *err, size_t err_size)
 {
-	struct conf_errors errors;
-	struct lbd d = { .config_path = path, .epoll_fd = -1, .signal_fd = -1, .timer_fd = -1 };
-	bool *keep = NULL;
-	__u32 rebuilt;
+	struct publish_members pm = { 0 };
+	int rc;
+
+	if (d->pub.fd < 0) {
+		snprintf(err, err_size, "lb-dpdk is not connected");
+		return -ENOTCONN;
+	}
+	rc = publish_members(&d->pub, &pm, err, err_size);
+	if (rc) {
+		publish_members_fini(&pm);
+		return rc;
+	}
+	publish_members_fini(&d->prev_members);
+	d->prev_members = d->members;
+	d->members = pm;
+	d->members_valid = true;
+	return 0;
+}
+
+int lbd_take_sample(struct lbd *d, __u64 now_ms)
+{
+	struct lbd_sample s = { .valid = true, .at_ms = now_ms };
+	char err[256];
+	int rc;
+
+	if (d->pub.fd < 0)
+		return -ENOTCONN;
+	rc = publish_stats(&d->pub, &s.stats, s.counters, err, sizeof(err));
+	if (rc == 0)
+		rc = lbd_sample_members(d, err, sizeof(err));
+	if (rc) {
+		if (d->pub.fd < 0)
+			lbd_channel_lost(d, err);
+		return rc;
+	}
+	d->prev_sample = d->sample;
+	d->sample = s;
+	return 0;
+}
+
+static void lbd_tick(struct lbd *d, __u64 now_ms)
+{
+	char err[256];
+
+	if (d->pub.fd < 0)
+		lbd_try_connect(d);
+	else
+		lbd_take_sample(d, now_ms);
+	if (d->ctl)
+		ctl_tick(d->ctl, now_ms);
+	if (d->state_dirty)
+		lbd_save_state(d, err, sizeof(err));
+}
+
+int lbd_run(struct lbd *d)
+{
+	char err[512];
 	sigset_t signals;
-	int rc = 1;
 
-	d.cfg = conf_load(path, &errors);
-	if (!d.cfg) {
-		for (__u32 i = 0; i < errors.count; i++)
-			log_error("%s", errors.messages[i]);
-		log_error("%s: configuration is not valid", path);
-		return 1;
-	}
-	log_set_level(d.cfg->global.log_level);
-	if (d.cfg->dataplane.mode == CONF_MODE_XDP) {
+	if (d->cfg->dataplane.mode == CONF_MODE_XDP) {
 		log_error("%s: dataplane.mode \"xdp\": lbd does not program the XDP dataplane yet; "
-			  "use \"dpdk\" or \"auto\"", path);
-		goto out;
+			  "use \"dpdk\" or \"auto\"",
+			  d->config_path);
+		return -ENOTSUP;
 	}
-	if (lbd_build_tables(d.cfg, NULL, 0, &d.tables, &keep, &rebuilt))
-		goto out;
-	free(keep);
-	d.table_count = d.cfg->vip_count;
-	publish_init(&d.pub, d.cfg->dataplane.dpdk.control_socket);
-
 	sigemptyset(&signals);
 	sigaddset(&signals, SIGHUP);
 	sigaddset(&signals, SIGINT);
 	sigaddset(&signals, SIGTERM);
 	sigprocmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	d.signal_fd = signalfd(-1, &signals, SFD_CLOEXEC);
-	d.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	d.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	d->signal_fd = signalfd(-1, &signals, SFD_CLOEXEC);
+	d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	struct itimerspec every_second = { { 1, 0 }, { 1, 0 } };
-	if (d.signal_fd < 0 || d.timer_fd < 0 || d.epoll_fd < 0 ||
-	    timerfd_settime(d.timer_fd, 0, &every_second, NULL) < 0) {
+	if (d->signal_fd < 0 || d->timer_fd < 0 || d->epoll_fd < 0 ||
+	    timerfd_settime(d->timer_fd, 0, &every_second, NULL) < 0) {
 		log_error("event loop: %s", strerror(errno));
-		goto out;
+		return -errno;
 	}
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = d.signal_fd };
-	epoll_ctl(d.epoll_fd, EPOLL_CTL_ADD, d.signal_fd, &ev);
-	ev.data.fd = d.timer_fd;
-	epoll_ctl(d.epoll_fd, EPOLL_CTL_ADD, d.timer_fd, &ev);
+	d->ctl = ctl_create(d, d->cfg->global.control_socket, err, sizeof(err));
+	if (!d->ctl) {
+		log_error("control socket %s: %s", d->cfg->global.control_socket, err);
+		return -EINVAL;
+	}
+	lbd_watch(d, d->signal_fd);
+	lbd_watch(d, d->timer_fd);
+	lbd_watch(d, health_fd(d->health));
+	lbd_watch(d, ctl_fd(d->ctl));
 
-	log_info("started: %s, %u VIPs, %u backends; lb-dpdk at %s", path, d.cfg->vip_count,
-		 conf_backend_count(d.cfg), d.pub.path);
-	lbd_try_connect(&d);
-	while (!d.stop) {
-		struct epoll_event events[8];
-		int n = epoll_wait(d.epoll_fd, events, 8, -1);
+	log_info("started: %s, %u VIPs, %u backends; control socket %s; lb-dpdk at %s",
+		 d->config_path, lbd_live_vips(d->model), conf_backend_count(d->cfg),
+		 d->cfg->global.control_socket, d->pub.path);
+	lbd_try_connect(d);
+	while (!d->stop) {
+		struct epoll_event events[16];
+		__u64 now = health_now_ms(), next = health_next_ms(d->health);
+		int timeout = next == UINT64_MAX ? 1000 : next <= now ? 0 : (int)(next - now);
+		if (d->holding && timeout > 50)
+			timeout = 50;
+		int n = epoll_wait(d->epoll_fd, events, 16, timeout > 1000 ? 1000 : timeout);
 		for (int i = 0; i < n; i++) {
 			int fd = events[i].data.fd;
-			if (fd == d.signal_fd) {
+			if (fd == d->signal_fd) {
 				struct signalfd_siginfo si;
-				if (read(d.signal_fd, &si, sizeof(si)) != sizeof(si))
+				if (read(d->signal_fd, &si, sizeof(si)) != sizeof(si))
 					continue;
 				if (si.ssi_signo == SIGHUP)
-					lbd_reload(&d);
+					lbd_reload(d, true, NULL, err, sizeof(err));
 				else
-					d.stop = true;
-			} else if (fd == d.timer_fd) {
+					d->stop = true;
+			} else if (fd == d->timer_fd) {
 				__u64 ticks;
-				if (read(d.timer_fd, &ticks, sizeof(ticks)) < 0)
-					continue;
-				if (d.pub.fd < 0)
-					lbd_try_connect(&d);
-			} else if (fd == d.pub.fd) {
-				lbd_channel_event(&d);
+				if (read(d->timer_fd, &ticks, sizeof(ticks)) >= 0)
+					lbd_tick(d, health_now_ms());
+			} else if (fd == health_fd(d->health)) {
+				/* handled below, with the timers */
+			} else if (fd == ctl_fd(d->ctl)) {
+				ctl_run(d->ctl);
+			} else if (fd == d->pub.fd) {
+				lbd_channel_event(d);
 			}
 		}
+		now = health_now_ms();
+		health_run(d->health, now);
+		lbd_publish_due(d, now);
 	}
+	if (d->state_dirty)
+		lbd_save_state(d, err, sizeof(err));
 	log_info("stopping; lb-dpdk keeps forwarding with generation %llu",
-		 (unsigned long long)d.pub.generation);
-	rc = 0;
-out:
-	publish_fini(&d.pub);
-	if (d.tables)
-		lbd_tables_free(d.tables, d.table_count, NULL, 0);
-	conf_destroy(d.cfg);
-	if (d.epoll_fd >= 0)
-		close(d.epoll_fd);
-	if (d.signal_fd >= 0)
-		close(d.signal_fd);
-	if (d.timer_fd >= 0)
-		close(d.timer_fd);
-	return rc;
-}
-
-int main(int argc, char **argv)
-{
-	const char *path = LBD_DEFAULT_CONFIG;
-	int check = 0, opt;
-
-	while ((opt = getopt(argc, argv, "c:th")) != -1) {
-		switch (opt) {
-		case 'c':
-			path = optarg;
-			break;
-		case 't':
-			check = 1;
-			break;
-		case 'h':
-			lbd_usage(stdout);
-			return 0;
-		default:
-			lbd_usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		lbd_usage(stderr);
-		return 2;
-	}
-	return check ? lbd_check(path) : lbd_run(path);
+		 (unsigned long long)d->pub.generation);
+	return 0;
 }

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -221,5 +222,69 @@ int publish_stats(struct publisher *p, struct chan_stats *stats, __u64 *counters
 		return -EPROTO;
 	}
 	memcpy(counters, p->reader.payload + sizeof(*stats), n * sizeof(*counters));
+	return 0;
+}
+
+void publish_members_fini(struct publish_members *m)
+{
+	free(m->vips); /* the records' one allocation */
+	memset(m, 0, sizeof(*m));
+}
+
+int publish_members(struct publisher *p, struct publish_members *out, char *err, size_t err_size)
+{
+	struct chan_members_view view;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (p->fd < 0) {
+		snprintf(err, err_size, "not connected to lb-dpdk");
+		return -ENOTCONN;
+	}
+	rc = chan_send(p->fd, CHAN_MSG_MEMBERS_GET, ++p->seq, NULL, 0);
+	if (rc == 0)
+		rc = publish_wait_reply(p, p->seq, CHAN_MSG_MEMBERS, err, err_size);
+	if (rc)
+		return rc;
+	if (chan_members_decode(p->reader.payload, p->reader.hdr.length, &view, err, err_size))
+		return -EPROTO;
+	/* Copied out: the reader's buffer is reused by the next message. */
+	size_t vips = (size_t)view.head->vip_count * sizeof(*view.vips);
+	size_t members = (size_t)view.head->member_count * sizeof(*view.members);
+	void *records = malloc(vips + members + 1);
+	if (!records) {
+		snprintf(err, err_size, "MEMBERS: out of memory");
+		return -ENOMEM;
+	}
+	memcpy(records, view.vips, vips);
+	memcpy((char *)records + vips, view.members, members);
+	out->head = *view.head;
+	out->vips = records;
+	out->members = (void *)((char *)records + vips);
+	return 0;
+}
+
+int publish_flow_find(struct publisher *p, const struct flow_tuple *t, struct chan_flow *out,
+		      char *err, size_t err_size)
+{
+	struct flow_tuple checked;
+	int rc;
+
+	if (p->fd < 0) {
+		snprintf(err, err_size, "not connected to lb-dpdk");
+		return -ENOTCONN;
+	}
+	/* lb-dpdk would refuse it with the same words: spare the round trip. */
+	rc = chan_flow_find_decode(t, sizeof(*t), &checked, err, err_size);
+	if (rc)
+		return rc;
+	struct iovec part = { &checked, sizeof(checked) };
+	rc = chan_send(p->fd, CHAN_MSG_FLOW_FIND, ++p->seq, &part, 1);
+	if (rc == 0)
+		rc = publish_wait_reply(p, p->seq, CHAN_MSG_FLOW, err, err_size);
+	if (rc)
+		return rc;
+	if (chan_flow_decode(p->reader.payload, p->reader.hdr.length, out, err, err_size))
+		return -EPROTO;
 	return 0;
 }

@@ -49,4 +49,31 @@ int publish_generation(struct publisher *p, struct vip_table *const *tables, con
 int publish_stats(struct publisher *p, struct chan_stats *stats, __u64 *counters, char *err,
 		  size_t err_size);
 
+/* lb-dpdk's per-VIP and per-member statistics (CHAN_MSG_MEMBERS). */
+struct publish_members {
+	struct chan_members head;          /* generation, record counts, when read */
+	struct chan_vip_stats *vips;       /* head.vip_count, in the generation's order */
+	struct chan_member_stats *members; /* head.member_count, grouped by VIP */
+};
+
+/*
+ * Reads traffic, new and active flows per VIP and per (VIP, backend) of the
+ * generation in service into *out (one allocation; release it with
+ * publish_members_fini(), also after a failure). Returns 0, -ENOTCONN,
+ * -EPROTO for a malformed answer, or as publish_stats(), with err.
+ */
+int publish_members(struct publisher *p, struct publish_members *out, char *err, size_t err_size);
+void publish_members_fini(struct publish_members *m);
+
+/*
+ * Asks lb-dpdk about one flow (t as a worker builds it from the client's
+ * packet: src = client, dst = VIP, network order): whether a worker's flow
+ * table holds it live and for which backend, and which backend the ring
+ * gives it now. Returns 0 with *out (see struct chan_flow), -EINVAL for a
+ * tuple lb-dpdk would refuse (family, addresses, protocol, padding), or as
+ * publish_stats(), with err.
+ */
+int publish_flow_find(struct publisher *p, const struct flow_tuple *t, struct chan_flow *out,
+		      char *err, size_t err_size);
+
 #endif /* FULCRUM_PUBLISH_H */

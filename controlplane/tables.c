@@ -16,7 +16,7 @@ static int tables_backend_cmp(const void *pa, const void *pb)
 	return maglev_key_order(a->family, a->addr, a->port, b->family, b->addr, b->port);
 }
 
-struct vip_table *tables_from_conf(const struct conf_vip *vip)
+struct vip_table *tables_from_model(const struct model_vip *vip)
 {
 	struct vip_table *t = calloc(1, sizeof(*t));
 
@@ -34,16 +34,17 @@ struct vip_table *tables_from_conf(const struct conf_vip *vip)
 	snprintf(t->name, sizeof(t->name), "%s", vip->name);
 	t->table_size = vip->table_size;
 	for (__u32 i = 0; i < vip->backend_count; i++) {
-		const struct conf_backend *cb = &vip->backends[i];
+		const struct model_backend *mb = vip->backends[i];
+		enum model_table_state state = model_backend_table_state(mb);
 		struct chan_backend *b = &t->backends[t->backend_count];
-		if (cb->state == CONF_ADMIN_MAINT)
+		if (state == MODEL_TABLE_ABSENT)
 			continue;
-		b->family = cb->addr.family;
-		memcpy(b->addr, cb->addr.addr, sizeof(b->addr));
-		b->port = htons(cb->port);
-		if (cb->state == CONF_ADMIN_READY && cb->weight > 0) {
+		b->family = mb->addr.family;
+		memcpy(b->addr, mb->addr.addr, sizeof(b->addr));
+		b->port = htons(mb->port);
+		if (state == MODEL_TABLE_READY) {
 			b->state = CHAN_BACKEND_READY;
-			b->weight = cb->weight;
+			b->weight = model_backend_weight_centi(mb);
 		} else {
 			b->state = CHAN_BACKEND_DRAIN;
 			b->weight = 0;

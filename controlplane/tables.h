@@ -10,7 +10,7 @@
 
 #include <stdbool.h>
 
-#include "controlplane/conf.h"
+#include "controlplane/model.h"
 #include "dataplane/chan.h"
 
 struct vip_table {
@@ -23,12 +23,12 @@ struct vip_table {
 };
 
 /*
- * The inputs of a VIP's table from its configuration: ready backends with
- * their weight, draining ones (and ready ones of weight 0) as DRAIN, those in
- * maintenance left out. NULL with errno (ENOMEM, EEXIST for a backend listed
- * twice).
+ * The inputs of a VIP's table from the model: each backend in its table
+ * state (model_backend_table_state()), READY ones with their weight in
+ * hundredths, absent ones left out. NULL with errno (ENOMEM, EEXIST for two
+ * backends of one address).
  */
-struct vip_table *tables_from_conf(const struct conf_vip *vip);
+struct vip_table *tables_from_model(const struct model_vip *vip);
 
 /* Builds the ring. Returns 0 or the Maglev builder's -errno. */
 int tables_build_ring(struct vip_table *t);

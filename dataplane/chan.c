@@ -28,7 +28,18 @@ static const char *const chan_msg_type_names[CHAN_MSG_TYPE_COUNT] = {
 	[CHAN_MSG_STATS_GET] = "STATS_GET",
 	[CHAN_MSG_STATS] = "STATS",
 	[CHAN_MSG_ERROR] = "ERROR",
+	[CHAN_MSG_MEMBERS_GET] = "MEMBERS_GET",
+	[CHAN_MSG_MEMBERS] = "MEMBERS",
+	[CHAN_MSG_FLOW_FIND] = "FLOW_FIND",
+	[CHAN_MSG_FLOW] = "FLOW",
 };
+
+/* The layouts other programs (tests/e2e/chan_probe.py) spell out by hand. */
+_Static_assert(sizeof(struct chan_members) == 24, "chan_members layout");
+_Static_assert(sizeof(struct chan_vip_stats) == 56, "chan_vip_stats layout");
+_Static_assert(sizeof(struct chan_member_stats) == 72, "chan_member_stats layout");
+_Static_assert(sizeof(struct chan_flow) == 80, "chan_flow layout");
+_Static_assert(sizeof(struct flow_tuple) == 40, "flow_tuple layout");
 
 const char *chan_msg_type_name(__u16 type)
 {
@@ -341,5 +352,99 @@ int chan_gen_begin_decode(const void *payload, __u32 length, struct chan_gen_beg
 		return chan_reject(err, err_size, "GEN_BEGIN: GUE needs a port");
 	if (out->tcp_idle_timeout_s == 0 || out->udp_idle_timeout_s == 0)
 		return chan_reject(err, err_size, "GEN_BEGIN: idle timeouts must be positive");
+	return 0;
+}
+
+/* A VIP key as a VIP record may carry it: family, address words, protocol. */
+static int chan_vip_key_valid(const struct chan_vip_key *k)
+{
+	return chan_addr_valid(k->family, k->addr) &&
+	       (k->proto == PKT_PROTO_TCP || k->proto == PKT_PROTO_UDP);
+}
+
+int chan_members_decode(const void *payload, __u32 length, struct chan_members_view *view,
+			char *err, size_t err_size)
+{
+	const struct chan_members *head = payload;
+	__u64 want;
+
+	if (length < sizeof(*head))
+		return chan_reject(err, err_size, "MEMBERS: %u bytes, shorter than its %zu-byte head",
+				   length, sizeof(*head));
+	if (head->vip_count > CHAN_VIPS_MAX)
+		return chan_reject(err, err_size, "MEMBERS: %u VIPs, more than %u", head->vip_count,
+				   CHAN_VIPS_MAX);
+	if (head->member_count > CHAN_MEMBERS_MAX)
+		return chan_reject(err, err_size, "MEMBERS: %u members, more than %u",
+				   head->member_count, CHAN_MEMBERS_MAX);
+	want = sizeof(*head) + (__u64)head->vip_count * sizeof(struct chan_vip_stats) +
+	       (__u64)head->member_count * sizeof(struct chan_member_stats);
+	if (want != length)
+		return chan_reject(err, err_size, "MEMBERS: %u bytes, but its counts need %llu",
+				   length, (unsigned long long)want);
+
+	const struct chan_vip_stats *vips = (const void *)(head + 1);
+	const struct chan_member_stats *members = (const void *)(vips + head->vip_count);
+	for (__u32 i = 0; i < head->vip_count; i++)
+		if (!chan_vip_key_valid(&vips[i].key))
+			return chan_reject(err, err_size, "MEMBERS: VIP %u: bad key (family %u, protocol %u)",
+					   i, vips[i].key.family, vips[i].key.proto);
+	for (__u32 i = 0; i < head->member_count; i++) {
+		const struct chan_member_stats *m = &members[i];
+		if (!chan_vip_key_valid(&m->vip))
+			return chan_reject(err, err_size, "MEMBERS: member %u: bad VIP key", i);
+		if (!chan_addr_valid(m->family, m->addr))
+			return chan_reject(err, err_size, "MEMBERS: member %u: bad address of family %u",
+					   i, m->family);
+		if (m->state != CHAN_BACKEND_READY && m->state != CHAN_BACKEND_DRAIN)
+			return chan_reject(err, err_size, "MEMBERS: member %u: bad state %u", i,
+					   m->state);
+	}
+	*view = (struct chan_members_view){ .head = head, .vips = vips, .members = members };
+	return 0;
+}
+
+int chan_flow_find_decode(const void *payload, __u32 length, struct flow_tuple *out, char *err,
+			  size_t err_size)
+{
+	if (length != sizeof(*out))
+		return chan_reject(err, err_size, "FLOW_FIND: %u bytes, expected %zu", length,
+				   sizeof(*out));
+	memcpy(out, payload, sizeof(*out));
+	/* The tuple is hashed and fingerprinted as a whole, so it must be
+	 * exactly what the parser builds: anything else would never match. */
+	if (!chan_addr_valid(out->family, out->src_addr) ||
+	    !chan_addr_valid(out->family, out->dst_addr))
+		return chan_reject(err, err_size, "FLOW_FIND: bad addresses of family %u",
+				   out->family);
+	if (out->proto != PKT_PROTO_TCP && out->proto != PKT_PROTO_UDP)
+		return chan_reject(err, err_size, "FLOW_FIND: protocol %u is neither TCP nor UDP",
+				   out->proto);
+	if (out->pad[0] || out->pad[1])
+		return chan_reject(err, err_size, "FLOW_FIND: padding is not zero");
+	return 0;
+}
+
+int chan_flow_decode(const void *payload, __u32 length, struct chan_flow *out, char *err,
+		     size_t err_size)
+{
+	if (length != sizeof(*out))
+		return chan_reject(err, err_size, "FLOW: %u bytes, expected %zu", length,
+				   sizeof(*out));
+	memcpy(out, payload, sizeof(*out));
+	if (out->flags & ~(CHAN_FLOW_FOUND | CHAN_FLOW_VIP | CHAN_FLOW_RING))
+		return chan_reject(err, err_size, "FLOW: unknown flags 0x%x", out->flags);
+	if ((out->flags & (CHAN_FLOW_FOUND | CHAN_FLOW_VIP)) && !chan_vip_key_valid(&out->vip))
+		return chan_reject(err, err_size, "FLOW: bad VIP key");
+	if ((out->flags & CHAN_FLOW_FOUND) &&
+	    (!chan_addr_valid(out->backend.family, out->backend.addr) ||
+	     out->backend.state > CHAN_BACKEND_DRAIN))
+		return chan_reject(err, err_size, "FLOW: bad backend (family %u, state %u)",
+				   out->backend.family, out->backend.state);
+	if ((out->flags & CHAN_FLOW_RING) &&
+	    (!chan_addr_valid(out->ring_backend.family, out->ring_backend.addr) ||
+	     out->ring_backend.state != CHAN_BACKEND_READY))
+		return chan_reject(err, err_size, "FLOW: bad ring backend (family %u, state %u)",
+				   out->ring_backend.family, out->ring_backend.state);
 	return 0;
 }

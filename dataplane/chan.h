@@ -21,6 +21,15 @@
  * GEN_DONE). Any error discards the staged generation, answers CHAN_MSG_ERROR
  * and leaves the one in service untouched. A full resync after lbd restarts
  * is the same sequence without KEEP.
+ *
+ * Reading statistics (any time, no effect on forwarding):
+ *   STATS_GET    -> STATS    counters summed over lcores
+ *   MEMBERS_GET  -> MEMBERS  per VIP and per (VIP, backend) of the generation
+ *                            in service: traffic, new and active flows
+ *   FLOW_FIND    -> FLOW     whether a 5-tuple has a live flow-table entry,
+ *                            and its backend
+ * These message types were added after the first release without a version
+ * change: an lb-dpdk that predates them refuses them as unknown types.
  */
 #ifndef FULCRUM_CHAN_H
 #define FULCRUM_CHAN_H
@@ -41,6 +50,10 @@
 #define CHAN_BACKENDS_MAX   65536
 #define CHAN_TABLE_SIZE_MAX 16777213u
 #define CHAN_NAME_MAX       64
+/* (VIP, backend) pairs lb-dpdk tracks at once, counting those removed less
+ * than an idle timeout ago (their flows may still name them): a generation
+ * that would need more is refused. Four VIPs of CHAN_BACKENDS_MAX each. */
+#define CHAN_MEMBERS_MAX    262144
 #define CHAN_SEND_TIMEOUT_MS 5000
 
 enum chan_msg_type {
@@ -53,6 +66,10 @@ enum chan_msg_type {
 	CHAN_MSG_STATS_GET,     /* empty; reply STATS */
 	CHAN_MSG_STATS,         /* chan_stats, then counter_count __u64 */
 	CHAN_MSG_ERROR,         /* chan_error, then the message text */
+	CHAN_MSG_MEMBERS_GET,   /* empty; reply MEMBERS */
+	CHAN_MSG_MEMBERS,       /* chan_members, vip records, member records */
+	CHAN_MSG_FLOW_FIND,     /* struct flow_tuple; reply FLOW */
+	CHAN_MSG_FLOW,          /* chan_flow */
 	CHAN_MSG_TYPE_COUNT
 };
 
@@ -141,6 +158,69 @@ struct chan_stats {
 	__u32 counter_count; /* __u64 counters that follow, indexed by enum counter */
 };
 
+/*
+ * MEMBERS: traffic per VIP and per member ((VIP, backend) pair) of the
+ * generation in service, summed over workers. Counters count from when
+ * lb-dpdk first saw the VIP or member in a generation, and go on across
+ * generations while it stays; a VIP or member that leaves and comes back
+ * after its id was released starts again from 0. Packets and bytes are those
+ * tunnelled toward a backend (bytes: the client's IP packets before
+ * encapsulation); a VIP's packets are the sum over its backends, including
+ * backends since removed.
+ */
+struct chan_members {
+	__u64 generation;   /* in service; 0 = none (and no records) */
+	__u32 vip_count;    /* chan_vip_stats records that follow, <= CHAN_VIPS_MAX */
+	__u32 member_count; /* chan_member_stats records after them, <= CHAN_MEMBERS_MAX */
+	__u64 now_ns;       /* when the counters were read: CLOCK_MONOTONIC of the host */
+	/* then struct chan_vip_stats vips[vip_count] in the generation's order,
+	 * then struct chan_member_stats members[member_count], grouped by VIP in
+	 * the same order and within a VIP in the backends' canonical order */
+};
+
+struct chan_vip_stats {
+	struct chan_vip_key key;
+	__u32 pad;
+	__u64 packets;          /* tunnelled to its backends */
+	__u64 bytes;            /* IP bytes of those packets */
+	__u64 flows_new;        /* flows the ring gave a backend (new, or moved off a lost one) */
+	__u64 drops_no_backend; /* packets dropped because the ring had no backend (drop_no_backend) */
+};
+
+struct chan_member_stats {
+	struct chan_vip_key vip;
+	__be32 addr[4]; /* the backend, as in chan_backend */
+	__be16 port;
+	__u8 family;
+	__u8 state;         /* enum chan_backend_state in this generation */
+	__u64 packets;      /* tunnelled to this backend for this VIP */
+	__u64 bytes;        /* IP bytes of those packets */
+	__u64 flows_new;    /* flows the ring gave this backend */
+	__u64 flows_active; /* live flow-table entries naming it, over all workers */
+};
+
+/* FLOW_FIND's answer. A 5-tuple (struct flow_tuple, as the worker builds it
+ * from a client's packet: src = client, dst = VIP, network order, pad zero)
+ * is looked up in every worker's flow table, and in the generation's ring. */
+#define CHAN_FLOW_FOUND 0x1u /* a worker's table holds a live entry for the flow */
+#define CHAN_FLOW_VIP   0x2u /* the tuple's destination is a VIP in service: vip */
+#define CHAN_FLOW_RING  0x4u /* the VIP's ring has a backend for it: ring_backend */
+
+struct chan_flow {
+	__u32 flags;        /* CHAN_FLOW_* */
+	__u16 worker;       /* with FOUND: whose table holds it (the latest to expire) */
+	__u16 pad;
+	__u32 expires_in_s; /* with FOUND: seconds left unless another packet comes */
+	struct chan_vip_key vip; /* with FOUND: the entry's VIP; else with VIP: the tuple's */
+	/* With FOUND: the backend the entry names, as the generation in service
+	 * has it; state and weight 0 when it is no longer in the generation
+	 * (the flow's next packet moves it). */
+	struct chan_backend backend;
+	/* With RING: the backend the ring gives the tuple now, which a new
+	 * connection (a SYN) would get. */
+	struct chan_backend ring_backend;
+};
+
 struct chan_error {
 	__s32 code; /* a positive errno */
 	/* then the message text, not NUL-terminated */
@@ -151,6 +231,13 @@ struct chan_vip_view {
 	const struct chan_vip *vip;
 	const struct chan_backend *backends;
 	const __u32 *ring;
+};
+
+/* A MEMBERS message checked by chan_members_decode(), pointing into its payload. */
+struct chan_members_view {
+	const struct chan_members *head;
+	const struct chan_vip_stats *vips;
+	const struct chan_member_stats *members;
 };
 
 /* Assembles one incoming message from a (possibly non-blocking) socket. */
@@ -198,6 +285,24 @@ int chan_vip_decode(const void *payload, __u32 length, struct chan_vip_view *vie
 /* Checks a GEN_BEGIN payload into *out. Returns 0, or -EINVAL with err. */
 int chan_gen_begin_decode(const void *payload, __u32 length, struct chan_gen_begin *out,
 			  char *err, size_t err_size);
+
+/*
+ * Checks a MEMBERS payload — exact length for its counts, counts within the
+ * limits, families, protocols, states — and points view into it (the
+ * payload must be 8-byte aligned, as chan_reader's is). Returns 0, or
+ * -EINVAL with a message in err.
+ */
+int chan_members_decode(const void *payload, __u32 length, struct chan_members_view *view,
+			char *err, size_t err_size);
+
+/* Checks a FLOW_FIND payload (family, addresses, protocol, padding) into
+ * *out. Returns 0, or -EINVAL with err. */
+int chan_flow_find_decode(const void *payload, __u32 length, struct flow_tuple *out, char *err,
+			  size_t err_size);
+
+/* Checks a FLOW payload into *out. Returns 0, or -EINVAL with err. */
+int chan_flow_decode(const void *payload, __u32 length, struct chan_flow *out, char *err,
+		     size_t err_size);
 
 /* Whether two VIP keys are the same VIP. */
 int chan_vip_key_equal(const struct chan_vip_key *a, const struct chan_vip_key *b);

@@ -29,6 +29,14 @@ static uint64_t control_monotonic_s(void)
 	return (uint64_t)ts.tv_sec;
 }
 
+static uint64_t control_monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 int control_listen(struct lb_dpdk *lb)
 {
 	const char *path = lb->conf->dataplane.dpdk.control_socket;
@@ -210,23 +218,26 @@ static void control_gen_commit(struct lb_dpdk *lb, const struct chan_hdr *h, con
 		lb->staging_failed = 0;
 		return;
 	}
+	/* Checked before finishing: a finished generation has retired ids in
+	 * the registry, so it must be the one that goes into service. */
+	if (commit->generation != gen_builder_generation(lb->staging)) {
+		snprintf(err, sizeof(err), "GEN_COMMIT %llu does not match GEN_BEGIN %llu",
+			 (unsigned long long)commit->generation,
+			 (unsigned long long)gen_builder_generation(lb->staging));
+		control_fail_staging(lb, h->seq, EPROTO, err);
+		lb->staging_failed = 0;
+		return;
+	}
 	pthread_mutex_lock(&lb->lock);
 	errno = 0;
 	g = gen_builder_finish(lb->staging, nexthop_find, lb->nexthops, control_monotonic_s(), err,
 			       sizeof(err));
 	lb->staging = NULL;
 	if (g) {
-		if (g->id != commit->generation) {
-			snprintf(err, sizeof(err), "GEN_COMMIT %llu does not match GEN_BEGIN %llu",
-				 (unsigned long long)commit->generation,
-				 (unsigned long long)g->id);
-			gen_destroy(g);
-			g = NULL;
-			errno = EPROTO;
-		} else {
-			control_publish(lb, g);
-			lb->nexthops_changed = 1;
-		}
+		for (uint16_t w = 0; w < lb->worker_count; w++)
+			worker_stats_forget(&lb->workers[w], g);
+		control_publish(lb, g);
+		lb->nexthops_changed = 1;
 	}
 	pthread_mutex_unlock(&lb->lock);
 	if (!g) {
@@ -260,6 +271,174 @@ static void control_stats(struct lb_dpdk *lb, const struct chan_hdr *h)
 	chan_send(lb->client_fd, CHAN_MSG_STATS, h->seq, parts, 2);
 }
 
+static uint32_t control_worker_now(const struct worker *w)
+{
+	return __atomic_load_n(&w->now_s, __ATOMIC_RELAXED);
+}
+
+void *lb_members_collect(const struct lb_dpdk *lb, __u32 *length)
+{
+	const struct gen *g = lb->shared.gen;
+	struct chan_members head = { .now_ns = control_monotonic_ns() };
+	__u64 *active = NULL;
+	size_t size;
+	uint8_t *buf;
+
+	if (g) {
+		head.generation = g->id;
+		head.vip_count = g->vip_count;
+		head.member_count = g->backend_count;
+		active = calloc(g->member_count ? g->member_count : 1, sizeof(*active));
+		if (!active)
+			return NULL;
+		/* Active flows are counted here, on request, rather than kept
+		 * up to date by the workers: the fast path would have to find
+		 * out when an entry expires. */
+		for (uint16_t w = 0; w < lb->worker_count; w++)
+			flow_table_count_by_member(&lb->workers[w].flows,
+						   control_worker_now(&lb->workers[w]), active,
+						   g->member_count);
+	}
+	size = sizeof(head) + (size_t)head.vip_count * sizeof(struct chan_vip_stats) +
+	       (size_t)head.member_count * sizeof(struct chan_member_stats);
+	buf = calloc(1, size);
+	if (!buf) {
+		free(active);
+		return NULL;
+	}
+	memcpy(buf, &head, sizeof(head));
+	struct chan_vip_stats *vs = (void *)(buf + sizeof(head));
+	struct chan_member_stats *ms = (void *)(vs + head.vip_count);
+	for (__u32 i = 0; i < head.vip_count; i++, vs++) {
+		const struct gen_vip *v = g->vips[i];
+		vs->key = v->key;
+		/* Workers write these as we read: each load is of one aligned
+		 * word, so it sees the old count or the new, never half. */
+		for (uint16_t w = 0; w < lb->worker_count; w++) {
+			const struct worker_vip_stats *c = &lb->workers[w].vip_stats[v->id];
+			vs->packets += __atomic_load_n(&c->packets, __ATOMIC_RELAXED);
+			vs->bytes += __atomic_load_n(&c->bytes, __ATOMIC_RELAXED);
+			vs->flows_new += __atomic_load_n(&c->flows_new, __ATOMIC_RELAXED);
+			vs->drops_no_backend += __atomic_load_n(&c->drops_no_backend, __ATOMIC_RELAXED);
+		}
+		for (__u32 b = 0; b < v->backend_count; b++, ms++) {
+			const __u32 id = v->member_ids[b];
+			ms->vip = v->key;
+			memcpy(ms->addr, v->backends[b].addr, sizeof(ms->addr));
+			ms->port = v->backends[b].port;
+			ms->family = v->backends[b].family;
+			ms->state = v->backends[b].state;
+			for (uint16_t w = 0; w < lb->worker_count; w++) {
+				const struct worker *wk = &lb->workers[w];
+				ms->packets += __atomic_load_n(&wk->member_stats[id].packets,
+							       __ATOMIC_RELAXED);
+				ms->bytes += __atomic_load_n(&wk->member_stats[id].bytes,
+							     __ATOMIC_RELAXED);
+				ms->flows_new += __atomic_load_n(&wk->member_flows_new[id],
+								 __ATOMIC_RELAXED);
+			}
+			ms->flows_active = active[id];
+		}
+	}
+	free(active);
+	*length = (__u32)size;
+	return buf;
+}
+
+static void control_members(struct lb_dpdk *lb, const struct chan_hdr *h)
+{
+	__u32 length;
+	void *payload;
+
+	if (h->length) {
+		chan_send_error(lb->client_fd, h->seq, EINVAL, "MEMBERS_GET: %u bytes, expected 0",
+				h->length);
+		return;
+	}
+	payload = lb_members_collect(lb, &length);
+	if (!payload) {
+		chan_send_error(lb->client_fd, h->seq, ENOMEM, "MEMBERS_GET: out of memory");
+		return;
+	}
+	struct iovec part = { payload, length };
+	chan_send(lb->client_fd, CHAN_MSG_MEMBERS, h->seq, &part, 1);
+	free(payload);
+}
+
+/*
+ * The VIP and backend record of member id: from the generation while the
+ * member is in it, else from the registry (removed, state 0). 0 or -ENOENT.
+ */
+static int control_member_describe(const struct lb_dpdk *lb, const struct gen *g, __u32 id,
+				   struct chan_vip_key *vip, struct chan_backend *b)
+{
+	const struct gen_member *m = g ? gen_member_get(g, id) : NULL;
+
+	if (m && m->state != GEN_MEMBER_ABSENT) {
+		const struct gen_vip *v = g->vips[m->vip];
+		for (__u32 i = 0; i < v->backend_count; i++) {
+			if (v->member_ids[i] == id) {
+				*vip = v->key;
+				*b = v->backends[i];
+				return 0;
+			}
+		}
+	}
+	return gen_registry_member_key(lb->registry, id, vip, b);
+}
+
+/*
+ * FLOW_FIND: every worker's table is searched, since a flow's packets may
+ * reach more than one worker (RSS changes, fragments); the entry that
+ * expires last is the one in use. Entries are read while workers write
+ * them: an answer may be a packet old.
+ */
+static void control_flow_find(struct lb_dpdk *lb, const struct chan_hdr *h, const void *payload)
+{
+	const struct gen *g = lb->shared.gen;
+	struct chan_flow reply;
+	struct flow_tuple t;
+	struct flow_slot best = { 0 };
+	char err[256];
+	int best_worker = -1;
+
+	if (chan_flow_find_decode(payload, h->length, &t, err, sizeof(err))) {
+		chan_send_error(lb->client_fd, h->seq, EINVAL, "%s", err);
+		return;
+	}
+	memset(&reply, 0, sizeof(reply));
+	const __u32 hash = flow_hash(&t);
+	const __u64 fingerprint = flow_table_fingerprint(&t);
+	const struct gen_vip *v = g ? gen_vip_find(g, &t, 0) : NULL;
+	if (v) {
+		reply.flags |= CHAN_FLOW_VIP;
+		reply.vip = v->key;
+		__u32 id = v->ring[gen_vip_ring_slot(v, hash)];
+		struct chan_vip_key ring_vip;
+		if (id != FLOW_NO_BACKEND &&
+		    control_member_describe(lb, g, id, &ring_vip, &reply.ring_backend) == 0)
+			reply.flags |= CHAN_FLOW_RING;
+	}
+	for (uint16_t w = 0; w < lb->worker_count; w++) {
+		struct flow_slot slot;
+		uint32_t now = control_worker_now(&lb->workers[w]);
+		if (flow_table_peek(&lb->workers[w].flows, hash, fingerprint, now, &slot) &&
+		    (best_worker < 0 || slot.expires_s - now > best.expires_s)) {
+			best = slot;
+			best.expires_s -= now; /* seconds left, comparable across workers */
+			best_worker = w;
+		}
+	}
+	if (best_worker >= 0 &&
+	    control_member_describe(lb, g, best.member, &reply.vip, &reply.backend) == 0) {
+		reply.flags |= CHAN_FLOW_FOUND;
+		reply.worker = (__u16)best_worker;
+		reply.expires_in_s = best.expires_s;
+	}
+	struct iovec part = { &reply, sizeof(reply) };
+	chan_send(lb->client_fd, CHAN_MSG_FLOW, h->seq, &part, 1);
+}
+
 static void control_dispatch(struct lb_dpdk *lb, const struct chan_hdr *h, const void *payload)
 {
 	switch (h->type) {
@@ -277,6 +456,12 @@ static void control_dispatch(struct lb_dpdk *lb, const struct chan_hdr *h, const
 		break;
 	case CHAN_MSG_STATS_GET:
 		control_stats(lb, h);
+		break;
+	case CHAN_MSG_MEMBERS_GET:
+		control_members(lb, h);
+		break;
+	case CHAN_MSG_FLOW_FIND:
+		control_flow_find(lb, h, payload);
 		break;
 	default:
 		chan_send_error(lb->client_fd, h->seq, EOPNOTSUPP, "%s is not a request",

@@ -51,6 +51,38 @@ __u32 flow_table_count_live(const struct flow_table *ft, __u32 now_s)
 	return live;
 }
 
+void flow_table_count_by_member(const struct flow_table *ft, __u32 now_s, __u64 *counts,
+				__u32 count_size)
+{
+	for (__u32 b = 0; b <= ft->bucket_mask; b++) {
+		const struct flow_bucket *bucket = &ft->buckets[b];
+		for (int way = 0; way < FLOW_TABLE_WAYS; way++) {
+			/* Relaxed loads: each field read once, whole, as the
+			 * owner may be writing the slot. */
+			__u32 expires = __atomic_load_n(&bucket->way[way].expires_s, __ATOMIC_RELAXED);
+			__u32 member = __atomic_load_n(&bucket->way[way].member, __ATOMIC_RELAXED);
+			if (expires > now_s && member < count_size)
+				counts[member]++;
+		}
+	}
+}
+
+int flow_table_peek(const struct flow_table *ft, __u32 hash, __u64 fingerprint, __u32 now_s,
+		    struct flow_slot *out)
+{
+	const struct flow_bucket *bucket = flow_table_bucket(ft, hash);
+
+	for (int way = 0; way < FLOW_TABLE_WAYS; way++) {
+		const struct flow_slot *slot = &bucket->way[way];
+		out->fingerprint = __atomic_load_n(&slot->fingerprint, __ATOMIC_RELAXED);
+		out->member = __atomic_load_n(&slot->member, __ATOMIC_RELAXED);
+		out->expires_s = __atomic_load_n(&slot->expires_s, __ATOMIC_RELAXED);
+		if (out->fingerprint == fingerprint && out->expires_s > now_s)
+			return 1;
+	}
+	return 0;
+}
+
 enum flow_table_insert_result flow_table_insert(struct flow_table *ft, __u32 hash,
 						__u64 fingerprint, __u32 member, __u32 now_s,
 						__u32 expires_s)

@@ -84,6 +84,26 @@ void flow_table_clear(struct flow_table *ft);
 __u32 flow_table_count_live(const struct flow_table *ft, __u32 now_s);
 
 /*
+ * Adds to counts[m] the entries live at now_s that name member m, for every
+ * m < count_size (entries naming larger ids are not counted). Scans the whole
+ * table, like flow_table_count_live(), and may run on another thread while
+ * the owner works: a slot the owner rewrites during the scan is counted in
+ * its old state or its new one (or, torn between member and expiry, under
+ * its new member with its old expiry). Statistics need no better.
+ */
+void flow_table_count_by_member(const struct flow_table *ft, __u32 now_s, __u64 *counts,
+				__u32 count_size);
+
+/*
+ * Copies into *out the slot holding a live entry for the flow (hash =
+ * flow_hash(key), fingerprint = flow_table_fingerprint(key)) without
+ * extending its life. Returns 1 when found, else 0. Any thread, with the
+ * same benign race as flow_table_count_by_member().
+ */
+int flow_table_peek(const struct flow_table *ft, __u32 hash, __u64 fingerprint, __u32 now_s,
+		    struct flow_slot *out);
+
+/*
  * The 64-bit fingerprint of a 5-tuple: the tuple's five 64-bit words, each
  * offset by a constant, multiplied in pairs to 128 bits and folded (the
  * "mum" step of wyhash), then MurmurHash3's 64-bit finaliser. The three

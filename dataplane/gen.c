@@ -15,25 +15,45 @@
 
 #include "dataplane/gen.h"
 
+/*
+ * Ids 0 .. limit-1 handed out so far, each naming an entry or free; freed
+ * ids are handed out again (the most recently freed first) before new ones.
+ */
+struct gen_id_pool {
+	void **by_id;    /* entry per id; NULL for a free id */
+	__u32 *free_ids;
+	__u32 free_count;
+	__u32 limit;     /* ids handed out so far */
+	__u32 capacity;  /* of by_id and free_ids */
+	__u32 max;       /* limit never passes this */
+	__u32 allocated;
+};
+
 /* One (VIP, backend) pair the registry has given an id. */
 struct gen_reg_entry {
 	struct chan_vip_key vip;
 	__be32 addr[4];
 	__be16 port;
 	__u8 family;
+	__u8 published;       /* in a finished generation already */
 	__u32 id;
 	__u64 mark;           /* serial of the last build that referenced it */
 	__u64 absent_since_s; /* 0 while in the last generation finished */
 };
 
+/* A VIP the registry has given an id. */
+struct gen_reg_vip {
+	struct chan_vip_key key;
+	__u32 id;
+	__u8 published;
+	__u64 mark;
+};
+
 struct gen_registry {
 	void *root;                   /* tsearch() tree of gen_reg_entry */
-	struct gen_reg_entry **by_id; /* NULL for a free id */
-	__u32 id_limit;               /* ids handed out so far: 0 .. id_limit-1 */
-	__u32 by_id_capacity;
-	__u32 *free_ids;
-	__u32 free_count;
-	__u32 allocated;
+	struct gen_id_pool members;   /* of gen_reg_entry */
+	void *vip_root;               /* tsearch() tree of gen_reg_vip */
+	struct gen_id_pool vips;      /* of gen_reg_vip */
 	__u64 serial;                 /* builds started */
 	__u32 longest_timeout_s;      /* of any generation built: when ids may be reused */
 };
@@ -59,6 +79,48 @@ __attribute__((format(printf, 3, 4))) static void gen_errorf(char *err, size_t e
 	va_end(ap);
 }
 
+/* Gives entry an id in *id. Returns 0, -ENOSPC (max ids in use) or -ENOMEM. */
+static int gen_id_pool_take(struct gen_id_pool *p, void *entry, __u32 *id)
+{
+	if (p->free_count) {
+		*id = p->free_ids[--p->free_count];
+	} else {
+		if (p->limit == p->max)
+			return -ENOSPC;
+		if (p->limit == p->capacity) {
+			__u32 cap = p->capacity ? p->capacity * 2 : 256;
+			if (cap > p->max)
+				cap = p->max;
+			void **b = realloc(p->by_id, cap * sizeof(*b));
+			if (b)
+				p->by_id = b;
+			__u32 *f = realloc(p->free_ids, cap * sizeof(*f));
+			if (f)
+				p->free_ids = f;
+			if (!b || !f)
+				return -ENOMEM;
+			p->capacity = cap;
+		}
+		*id = p->limit++;
+	}
+	p->by_id[*id] = entry;
+	p->allocated++;
+	return 0;
+}
+
+static void gen_id_pool_put(struct gen_id_pool *p, __u32 id)
+{
+	p->by_id[id] = NULL;
+	p->free_ids[p->free_count++] = id;
+	p->allocated--;
+}
+
+static void gen_id_pool_fini(struct gen_id_pool *p)
+{
+	free(p->by_id);
+	free(p->free_ids);
+}
+
 static int gen_reg_entry_cmp(const void *pa, const void *pb)
 {
 	const struct gen_reg_entry *a = pa, *b = pb;
@@ -74,9 +136,22 @@ static int gen_reg_entry_cmp(const void *pa, const void *pb)
 	return memcmp(&a->port, &b->port, sizeof(a->port));
 }
 
+static int gen_reg_vip_cmp(const void *pa, const void *pb)
+{
+	const struct gen_reg_vip *a = pa, *b = pb;
+
+	return memcmp(&a->key, &b->key, sizeof(a->key));
+}
+
 struct gen_registry *gen_registry_create(void)
 {
-	return calloc(1, sizeof(struct gen_registry));
+	struct gen_registry *reg = calloc(1, sizeof(struct gen_registry));
+
+	if (!reg)
+		return NULL;
+	reg->members.max = GEN_MEMBERS_MAX;
+	reg->vips.max = GEN_VIPS_MAX;
+	return reg;
 }
 
 static void gen_reg_entry_free(void *p)
@@ -89,23 +164,46 @@ void gen_registry_destroy(struct gen_registry *reg)
 	if (!reg)
 		return;
 	tdestroy(reg->root, gen_reg_entry_free);
-	free(reg->by_id);
-	free(reg->free_ids);
+	tdestroy(reg->vip_root, gen_reg_entry_free);
+	gen_id_pool_fini(&reg->members);
+	gen_id_pool_fini(&reg->vips);
 	free(reg);
 }
 
 __u32 gen_registry_size(const struct gen_registry *reg)
 {
-	return reg->allocated;
+	return reg->members.allocated;
 }
 
-/* The id of (vip, backend), allocating one for a new pair. NULL: ENOMEM. */
+__u32 gen_registry_vip_count(const struct gen_registry *reg)
+{
+	return reg->vips.allocated;
+}
+
+int gen_registry_member_key(const struct gen_registry *reg, __u32 id, struct chan_vip_key *vip,
+			    struct chan_backend *b)
+{
+	const struct gen_reg_entry *e = id < reg->members.limit ? reg->members.by_id[id] : NULL;
+
+	if (!e)
+		return -ENOENT;
+	*vip = e->vip;
+	memset(b, 0, sizeof(*b));
+	memcpy(b->addr, e->addr, sizeof(b->addr));
+	b->port = e->port;
+	b->family = e->family;
+	return 0;
+}
+
+/* The id of (vip, backend), allocating one for a new pair. NULL with errno
+ * ENOMEM or ENOSPC. */
 static struct gen_reg_entry *gen_registry_get(struct gen_registry *reg,
 					      const struct chan_vip_key *vip,
 					      const struct chan_backend *b)
 {
 	struct gen_reg_entry probe = { .vip = *vip, .port = b->port, .family = b->family };
 	struct gen_reg_entry **found;
+	int rc;
 
 	memcpy(probe.addr, b->addr, sizeof(probe.addr));
 	found = tfind(&probe, &reg->root, gen_reg_entry_cmp);
@@ -113,44 +211,64 @@ static struct gen_reg_entry *gen_registry_get(struct gen_registry *reg,
 		return *found;
 
 	struct gen_reg_entry *e = malloc(sizeof(*e));
-	if (!e)
+	if (!e) {
+		errno = ENOMEM;
 		return NULL;
+	}
 	*e = probe;
-	if (reg->free_count) {
-		e->id = reg->free_ids[--reg->free_count];
-	} else {
-		if (reg->id_limit == reg->by_id_capacity) {
-			__u32 cap = reg->by_id_capacity ? reg->by_id_capacity * 2 : 256;
-			struct gen_reg_entry **p = realloc(reg->by_id, cap * sizeof(*p));
-			__u32 *f = realloc(reg->free_ids, cap * sizeof(*f));
-			if (p)
-				reg->by_id = p;
-			if (f)
-				reg->free_ids = f;
-			if (!p || !f) {
-				free(e);
-				return NULL;
-			}
-			reg->by_id_capacity = cap;
-		}
-		e->id = reg->id_limit++;
+	rc = gen_id_pool_take(&reg->members, e, &e->id);
+	if (rc == 0 && !tsearch(e, &reg->root, gen_reg_entry_cmp)) {
+		gen_id_pool_put(&reg->members, e->id);
+		rc = -ENOMEM;
 	}
-	if (!tsearch(e, &reg->root, gen_reg_entry_cmp)) {
-		reg->free_ids[reg->free_count++] = e->id;
+	if (rc) {
 		free(e);
+		errno = -rc;
 		return NULL;
 	}
-	reg->by_id[e->id] = e;
-	reg->allocated++;
 	return e;
 }
 
 static void gen_registry_release(struct gen_registry *reg, struct gen_reg_entry *e)
 {
 	tdelete(e, &reg->root, gen_reg_entry_cmp);
-	reg->by_id[e->id] = NULL;
-	reg->free_ids[reg->free_count++] = e->id;
-	reg->allocated--;
+	gen_id_pool_put(&reg->members, e->id);
+	free(e);
+}
+
+/* The id of a VIP, allocating one for a new VIP. NULL with errno. */
+static struct gen_reg_vip *gen_registry_vip_get(struct gen_registry *reg,
+						const struct chan_vip_key *key)
+{
+	struct gen_reg_vip probe = { .key = *key };
+	struct gen_reg_vip **found = tfind(&probe, &reg->vip_root, gen_reg_vip_cmp);
+	int rc;
+
+	if (found)
+		return *found;
+	struct gen_reg_vip *e = malloc(sizeof(*e));
+	if (!e) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	*e = probe;
+	rc = gen_id_pool_take(&reg->vips, e, &e->id);
+	if (rc == 0 && !tsearch(e, &reg->vip_root, gen_reg_vip_cmp)) {
+		gen_id_pool_put(&reg->vips, e->id);
+		rc = -ENOMEM;
+	}
+	if (rc) {
+		free(e);
+		errno = -rc;
+		return NULL;
+	}
+	return e;
+}
+
+static void gen_registry_vip_release(struct gen_registry *reg, struct gen_reg_vip *e)
+{
+	tdelete(e, &reg->vip_root, gen_reg_vip_cmp);
+	gen_id_pool_put(&reg->vips, e->id);
 	free(e);
 }
 
@@ -158,19 +276,51 @@ static void gen_registry_release(struct gen_registry *reg, struct gen_reg_entry 
  * After a build: members the build referenced are present; others start (or
  * go on) being absent, and are forgotten once absent for longer than any
  * flow could stay idle — then no flow table entry can name their id live.
+ * VIPs the build left out are forgotten at once: only generations name
+ * VIP ids, and the generation just built replaces every earlier one.
  */
 static void gen_registry_sweep(struct gen_registry *reg, __u64 serial, __u64 now_s)
 {
-	for (__u32 id = 0; id < reg->id_limit; id++) {
-		struct gen_reg_entry *e = reg->by_id[id];
+	for (__u32 id = 0; id < reg->members.limit; id++) {
+		struct gen_reg_entry *e = reg->members.by_id[id];
 		if (!e)
 			continue;
-		if (e->mark == serial)
+		if (e->mark == serial) {
 			e->absent_since_s = 0;
-		else if (e->absent_since_s == 0)
+			e->published = 1;
+		} else if (e->absent_since_s == 0) {
 			e->absent_since_s = now_s ? now_s : 1;
-		else if (now_s > e->absent_since_s + reg->longest_timeout_s + 1)
+		} else if (now_s > e->absent_since_s + reg->longest_timeout_s + 1) {
 			gen_registry_release(reg, e);
+		}
+	}
+	for (__u32 id = 0; id < reg->vips.limit; id++) {
+		struct gen_reg_vip *v = reg->vips.by_id[id];
+		if (!v)
+			continue;
+		if (v->mark == serial)
+			v->published = 1;
+		else
+			gen_registry_vip_release(reg, v);
+	}
+}
+
+/*
+ * After a build that failed: ids it gave out for the first time go back, so
+ * refused generations cannot use up the id space, and every id a finished
+ * generation brings in for the first time is in its fresh lists.
+ */
+static void gen_registry_unwind(struct gen_registry *reg, __u64 serial)
+{
+	for (__u32 id = 0; id < reg->members.limit; id++) {
+		struct gen_reg_entry *e = reg->members.by_id[id];
+		if (e && e->mark == serial && !e->published)
+			gen_registry_release(reg, e);
+	}
+	for (__u32 id = 0; id < reg->vips.limit; id++) {
+		struct gen_reg_vip *v = reg->vips.by_id[id];
+		if (v && v->mark == serial && !v->published)
+			gen_registry_vip_release(reg, v);
 	}
 }
 
@@ -203,6 +353,11 @@ struct gen_builder *gen_builder_create(struct gen_registry *reg, const struct ch
 	return gb;
 }
 
+__u64 gen_builder_generation(const struct gen_builder *gb)
+{
+	return gb->begin.generation;
+}
+
 void gen_builder_abort(struct gen_builder *gb)
 {
 	if (!gb)
@@ -210,6 +365,7 @@ void gen_builder_abort(struct gen_builder *gb)
 	for (__u32 i = 0; i < gb->vip_count; i++)
 		if (gb->vips[i]->refs == 0) /* built here; shared ones belong to in_service */
 			gen_vip_free(gb->vips[i]);
+	gen_registry_unwind(gb->reg, gb->serial);
 	free(gb->vips);
 	free(gb);
 }
@@ -224,14 +380,18 @@ static struct gen_vip *gen_find_exact(const struct gen *g, const struct chan_vip
 	return NULL;
 }
 
-static struct gen_vip *gen_vip_from_view(struct gen_registry *reg, const struct chan_vip_view *view,
-					 __u64 serial)
+/* A VIP's tables from a GEN_VIP message, ids from the registry. Returns 0,
+ * -ENOMEM or -ENOSPC. */
+static int gen_vip_from_view(struct gen_registry *reg, const struct chan_vip_view *view,
+			     __u64 serial, struct gen_vip **out)
 {
 	const struct chan_vip *cv = view->vip;
 	struct gen_vip *v = calloc(1, sizeof(*v));
+	struct gen_reg_vip *rv;
+	int rc = -ENOMEM;
 
 	if (!v)
-		return NULL;
+		return rc;
 	v->key = cv->key;
 	memcpy(v->name, cv->name, sizeof(v->name));
 	v->table_size = cv->table_size;
@@ -242,28 +402,38 @@ static struct gen_vip *gen_vip_from_view(struct gen_registry *reg, const struct 
 	v->member_ids = malloc((size_t)(cv->backend_count + 1) * sizeof(*v->member_ids));
 	if (!v->ring || !v->backends || !v->member_ids)
 		goto fail;
+	rv = gen_registry_vip_get(reg, &cv->key);
+	if (!rv) {
+		rc = -errno;
+		goto fail;
+	}
+	rv->mark = serial;
+	v->id = rv->id;
 	memcpy(v->backends, view->backends, (size_t)cv->backend_count * sizeof(*v->backends));
 	for (__u32 i = 0; i < cv->backend_count; i++) {
 		struct gen_reg_entry *e = gen_registry_get(reg, &cv->key, &view->backends[i]);
-		if (!e)
+		if (!e) {
+			rc = -errno;
 			goto fail;
+		}
 		e->mark = serial;
 		v->member_ids[i] = e->id;
 	}
 	for (__u32 s = 0; s < cv->table_size; s++)
 		v->ring[s] = view->ring[s] == FLOW_NO_BACKEND ? FLOW_NO_BACKEND
 							      : v->member_ids[view->ring[s]];
-	return v;
+	*out = v;
+	return 0;
 fail:
 	gen_vip_free(v);
-	return NULL;
+	return rc;
 }
 
 int gen_builder_add_vip(struct gen_builder *gb, const struct chan_vip_view *view, char *err,
 			size_t err_size)
 {
 	char key[CHAN_VIP_KEY_TEXT];
-	struct gen_vip *v;
+	struct gen_vip *v = NULL;
 
 	chan_fmt_vip_key(&view->vip->key, key, sizeof(key));
 	if (gb->vip_count == gb->begin.vip_count) {
@@ -278,13 +448,24 @@ int gen_builder_add_vip(struct gen_builder *gb, const struct chan_vip_view *view
 				   key);
 			return -ENOENT;
 		}
-		for (__u32 i = 0; i < v->backend_count; i++)
-			gb->reg->by_id[v->member_ids[i]]->mark = gb->serial;
+		struct gen_reg_vip *rv = gb->reg->vips.by_id[v->id];
+		rv->mark = gb->serial;
+		for (__u32 i = 0; i < v->backend_count; i++) {
+			struct gen_reg_entry *e = gb->reg->members.by_id[v->member_ids[i]];
+			e->mark = gb->serial;
+		}
 	} else {
-		v = gen_vip_from_view(gb->reg, view, gb->serial);
-		if (!v) {
+		int rc = gen_vip_from_view(gb->reg, view, gb->serial, &v);
+		if (rc == -ENOSPC) {
+			gen_errorf(err, err_size,
+				   "GEN_VIP %s: more than %u (VIP, backend) pairs in use, counting "
+				   "those removed within the idle timeout",
+				   key, GEN_MEMBERS_MAX);
+			return rc;
+		}
+		if (rc) {
 			gen_errorf(err, err_size, "GEN_VIP %s: out of memory", key);
-			return -ENOMEM;
+			return rc;
 		}
 	}
 	gb->vips[gb->vip_count++] = v;
@@ -347,17 +528,28 @@ static int gen_index_build(struct gen *g, char *err, size_t err_size)
 	return 0;
 }
 
+/* The member table, and the ids no finished generation had before. */
 static int gen_members_build(struct gen *g, const struct gen_registry *reg, gen_nexthop_fn nexthop,
 			     void *ctx)
 {
-	g->member_count = reg->id_limit;
+	__u32 backends = 0;
+
+	for (__u32 vi = 0; vi < g->vip_count; vi++)
+		backends += g->vips[vi]->backend_count;
+	g->member_count = reg->members.limit;
 	g->members = calloc(g->member_count ? g->member_count : 1, sizeof(*g->members));
-	if (!g->members)
+	g->fresh_member_ids = malloc((backends ? backends : 1) * sizeof(*g->fresh_member_ids));
+	g->fresh_vip_ids = malloc((g->vip_count ? g->vip_count : 1) * sizeof(*g->fresh_vip_ids));
+	if (!g->members || !g->fresh_member_ids || !g->fresh_vip_ids)
 		return -ENOMEM;
 	for (__u32 vi = 0; vi < g->vip_count; vi++) {
 		const struct gen_vip *v = g->vips[vi];
+		const struct gen_reg_vip *rv = reg->vips.by_id[v->id];
+		if (!rv->published)
+			g->fresh_vip_ids[g->fresh_vip_count++] = v->id;
 		for (__u32 i = 0; i < v->backend_count; i++) {
 			const struct chan_backend *b = &v->backends[i];
+			const struct gen_reg_entry *e = reg->members.by_id[v->member_ids[i]];
 			struct gen_member *m = &g->members[v->member_ids[i]];
 			memcpy(m->addr, b->addr, sizeof(m->addr));
 			m->family = b->family;
@@ -365,9 +557,19 @@ static int gen_members_build(struct gen *g, const struct gen_registry *reg, gen_
 			m->nexthop = nexthop ? nexthop(ctx, b->family, b->addr) : 0;
 			m->vip = vi;
 			g->backend_count++;
+			if (!e->published)
+				g->fresh_member_ids[g->fresh_member_count++] = e->id;
 		}
 	}
 	return 0;
+}
+
+static void gen_free_tables(struct gen *g)
+{
+	free(g->index);
+	free(g->members);
+	free(g->fresh_member_ids);
+	free(g->fresh_vip_ids);
 }
 
 struct gen *gen_builder_finish(struct gen_builder *gb, gen_nexthop_fn nexthop, void *ctx,
@@ -407,8 +609,7 @@ fail:
 	if (rc == -ENOMEM)
 		gen_errorf(err, err_size, "GEN_COMMIT: out of memory");
 	if (g) {
-		free(g->index);
-		free(g->members);
+		gen_free_tables(g);
 		free(g);
 	}
 	gen_builder_abort(gb);
@@ -424,7 +625,6 @@ void gen_destroy(struct gen *g)
 		if (--g->vips[i]->refs == 0)
 			gen_vip_free(g->vips[i]);
 	free(g->vips);
-	free(g->index);
-	free(g->members);
+	gen_free_tables(g);
 	free(g);
 }

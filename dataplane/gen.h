@@ -17,7 +17,16 @@
  * member's state, so a worker knows in one array read whether a remembered
  * backend may still carry its flow. An id is reused only after its member has
  * been absent for longer than the longest idle timeout, when no flow table
- * entry can still name it live.
+ * entry can still name it live. There are at most GEN_MEMBERS_MAX at once.
+ *
+ * VIPs get stable ids the same way, kept by key while the VIP stays in
+ * consecutive generations (whether sent whole or as KEEP), and released as
+ * soon as a generation leaves it out: only generations name VIP ids.
+ *
+ * Both ids index per-worker counter arrays (dataplane/worker.h) sized once
+ * at start-up. A generation lists the ids it gives out for the first time
+ * (fresh_*): nothing in service can name those, so the main lcore zeroes
+ * their counters before publishing it, and a recycled id starts from 0.
  */
 #ifndef FULCRUM_GEN_H
 #define FULCRUM_GEN_H
@@ -26,6 +35,10 @@
 
 #include "dataplane/chan.h"
 #include "dataplane/flow_hash.h"
+
+#define GEN_MEMBERS_MAX CHAN_MEMBERS_MAX
+/* A generation's VIPs plus the next one's new VIPs: never exhausted. */
+#define GEN_VIPS_MAX    (2 * CHAN_VIPS_MAX)
 
 enum gen_member_state {
 	GEN_MEMBER_ABSENT = 0, /* not in this generation: flows move */
@@ -46,6 +59,7 @@ struct gen_vip {
 	struct chan_vip_key key;
 	char name[CHAN_NAME_MAX];
 	__u32 table_size;
+	__u32 id;                 /* stable VIP id (< GEN_VIPS_MAX); not the index in gen.vips */
 	__u64 table_size_inverse; /* 2^64 / table_size, rounded up: see gen_vip_ring_slot() */
 	__u32 *ring;              /* table_size member ids, or FLOW_NO_BACKEND */
 	__u32 backend_count;
@@ -74,6 +88,12 @@ struct gen {
 	__u32 member_count; /* size of members: the registry's id space */
 	struct gen_member *members;
 	__u32 backend_count; /* members present (READY or DRAIN) */
+	/* Ids in this generation that no earlier generation had: their
+	 * counters must be zeroed before it is published. */
+	__u32 *fresh_member_ids;
+	__u32 fresh_member_count;
+	__u32 *fresh_vip_ids;
+	__u32 fresh_vip_count;
 };
 
 struct gen_registry;
@@ -85,8 +105,18 @@ typedef __u16 (*gen_nexthop_fn)(void *ctx, __u8 family, const __be32 *addr);
 /* The member-id registry that outlives generations. NULL with errno. */
 struct gen_registry *gen_registry_create(void);
 void gen_registry_destroy(struct gen_registry *reg);
-/* Ids currently allocated (present, or absent but not yet reusable). */
+/* Member ids currently allocated (present, or absent but not yet reusable). */
 __u32 gen_registry_size(const struct gen_registry *reg);
+/* VIP ids currently allocated. */
+__u32 gen_registry_vip_count(const struct gen_registry *reg);
+
+/*
+ * The key of the member with this id, present or removed but not yet
+ * released: its VIP, and in b the backend's address, port and family (state
+ * and weight 0). Returns 0, or -ENOENT for an id not in use. Main lcore.
+ */
+int gen_registry_member_key(const struct gen_registry *reg, __u32 id, struct chan_vip_key *vip,
+			    struct chan_backend *b);
 
 /*
  * Starts building a generation with begin's parameters on top of in_service
@@ -96,10 +126,14 @@ __u32 gen_registry_size(const struct gen_registry *reg);
 struct gen_builder *gen_builder_create(struct gen_registry *reg, const struct chan_gen_begin *begin,
 				       const struct gen *in_service);
 
+/* The generation number GEN_BEGIN gave the builder. */
+__u64 gen_builder_generation(const struct gen_builder *gb);
+
 /*
  * Adds a VIP checked by chan_vip_decode(). Returns 0, -ENOENT (KEEP of a
- * VIP not in service), -E2BIG (more VIPs than GEN_BEGIN announced) or
- * -ENOMEM, with a message in err.
+ * VIP not in service), -E2BIG (more VIPs than GEN_BEGIN announced),
+ * -ENOSPC (more than GEN_MEMBERS_MAX members in use) or -ENOMEM, with a
+ * message in err.
  */
 int gen_builder_add_vip(struct gen_builder *gb, const struct chan_vip_view *view, char *err,
 			size_t err_size);
@@ -115,7 +149,8 @@ int gen_builder_add_vip(struct gen_builder *gb, const struct chan_vip_view *view
 struct gen *gen_builder_finish(struct gen_builder *gb, gen_nexthop_fn nexthop, void *ctx,
 			       __u64 now_s, char *err, size_t err_size);
 
-/* Discards a builder and what it staged. */
+/* Discards a builder and what it staged, releasing the ids it gave to
+ * members and VIPs that no finished generation has. */
 void gen_builder_abort(struct gen_builder *gb);
 
 /* Frees a generation no worker can see any more (shared VIPs survive). */

@@ -77,6 +77,15 @@ void control_close(struct lb_dpdk *lb);
 /* control.c: counters summed over the workers and the main lcore. */
 void lb_counters_sum(const struct lb_dpdk *lb, uint64_t *sum);
 
+/*
+ * control.c: the MEMBERS payload (dataplane/chan.h) for the generation in
+ * service, in a malloc'ed buffer of *length bytes: counters summed over
+ * workers, active flows counted by scanning every worker's flow table
+ * (about 5 ms per million entries, on this thread). Main lcore, or a thread
+ * holding lb->lock. NULL with errno ENOMEM.
+ */
+void *lb_members_collect(const struct lb_dpdk *lb, __u32 *length);
+
 /* telemetry.c: registers the /fulcrum/... commands. */
 void telemetry_register(struct lb_dpdk *lb);
 

@@ -7,11 +7,22 @@
  *   /fulcrum/workers   per worker: lcore, queues, packets, flows
  *   /fulcrum/vips      per VIP: key, table size, backends ready / draining
  *   /fulcrum/nexthops  per backend address: next hop, port, MAC
+ *   /fulcrum/vip_stats per VIP: packets, bytes, new and active flows, drops
+ *                      for want of a backend
+ *   /fulcrum/members   per backend of each VIP (or of the VIP named by the
+ *                      parameter): state, packets, bytes, new and active flows
+ *
+ * The last two show the channel's MEMBERS message (lb_members_collect()),
+ * so lbd and telemetry cannot disagree. DPDK's telemetry socket cuts an
+ * answer at 16 KiB: name a VIP to see all of its backends.
  *
  * Callbacks run on DPDK's telemetry thread and take lb->lock, which the
  * main lcore holds while it replaces what they read.
  */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_telemetry.h>
@@ -130,6 +141,118 @@ static int telemetry_nexthops(const char *cmd, const char *params, struct rte_te
 	return 0;
 }
 
+/* The MEMBERS records of the generation in service; lb->lock held. */
+static int telemetry_members_view(struct lb_dpdk *lb, void **payload,
+				  struct chan_members_view *view)
+{
+	char err[128];
+	__u32 length;
+
+	*payload = lb_members_collect(lb, &length);
+	if (!*payload)
+		return -ENOMEM;
+	if (chan_members_decode(*payload, length, view, err, sizeof(err))) {
+		free(*payload);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int telemetry_vip_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct lb_dpdk *lb = telemetry_lb;
+	struct chan_members_view view;
+	void *payload;
+	int rc;
+
+	(void)cmd;
+	(void)params;
+	pthread_mutex_lock(&lb->lock);
+	rc = telemetry_members_view(lb, &payload, &view);
+	if (rc) {
+		pthread_mutex_unlock(&lb->lock);
+		return rc;
+	}
+	const struct gen *g = lb->shared.gen;
+	const struct chan_member_stats *ms = view.members;
+	rte_tel_data_start_dict(d);
+	for (__u32 i = 0; i < view.head->vip_count; i++) {
+		const struct chan_vip_stats *vs = &view.vips[i];
+		const struct gen_vip *v = g->vips[i]; /* the records follow its order */
+		struct rte_tel_data *c = i < RTE_TEL_MAX_DICT_ENTRIES ? rte_tel_data_alloc() : NULL;
+		char key[CHAN_VIP_KEY_TEXT];
+		uint64_t active = 0;
+
+		for (__u32 b = 0; b < v->backend_count; b++, ms++)
+			active += ms->flows_active;
+		if (!c)
+			continue;
+		rte_tel_data_start_dict(c);
+		rte_tel_data_add_dict_string(c, "service", chan_fmt_vip_key(&vs->key, key, sizeof(key)));
+		rte_tel_data_add_dict_u64(c, "packets", vs->packets);
+		rte_tel_data_add_dict_u64(c, "bytes", vs->bytes);
+		rte_tel_data_add_dict_u64(c, "flows_new", vs->flows_new);
+		rte_tel_data_add_dict_u64(c, "flows_active", active);
+		rte_tel_data_add_dict_u64(c, "drops_no_backend", vs->drops_no_backend);
+		rte_tel_data_add_dict_container(d, v->name, c, 0);
+	}
+	pthread_mutex_unlock(&lb->lock);
+	free(payload);
+	return 0;
+}
+
+static int telemetry_members(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct lb_dpdk *lb = telemetry_lb;
+	struct chan_members_view view;
+	void *payload;
+	__u32 shown = 0;
+	int rc;
+
+	(void)cmd;
+	pthread_mutex_lock(&lb->lock);
+	rc = telemetry_members_view(lb, &payload, &view);
+	if (rc) {
+		pthread_mutex_unlock(&lb->lock);
+		return rc;
+	}
+	const struct gen *g = lb->shared.gen;
+	const struct chan_member_stats *ms = view.members;
+	rte_tel_data_start_array(d, RTE_TEL_CONTAINER);
+	for (__u32 i = 0; i < view.head->vip_count; i++) {
+		const struct gen_vip *v = g->vips[i];
+		const int wanted = !params || !*params || strcmp(params, v->name) == 0;
+
+		for (__u32 b = 0; b < v->backend_count; b++, ms++) {
+			char addr[INET6_ADDRSTRLEN];
+			struct rte_tel_data *c;
+
+			if (!wanted || shown == RTE_TEL_MAX_ARRAY_ENTRIES)
+				continue;
+			c = rte_tel_data_alloc();
+			if (!c)
+				continue;
+			inet_ntop(ms->family == FLOW_FAMILY_IPV6 ? AF_INET6 : AF_INET, ms->addr, addr,
+				  sizeof(addr));
+			rte_tel_data_start_dict(c);
+			rte_tel_data_add_dict_string(c, "vip", v->name);
+			rte_tel_data_add_dict_string(c, "backend", addr);
+			rte_tel_data_add_dict_int(c, "port", ntohs(ms->port));
+			rte_tel_data_add_dict_string(c, "state",
+						     ms->state == CHAN_BACKEND_DRAIN ? "drain" : "ready");
+			rte_tel_data_add_dict_u64(c, "packets", ms->packets);
+			rte_tel_data_add_dict_u64(c, "bytes", ms->bytes);
+			rte_tel_data_add_dict_u64(c, "flows_new", ms->flows_new);
+			rte_tel_data_add_dict_u64(c, "flows_active", ms->flows_active);
+			rte_tel_data_add_array_container(d, c, 0);
+			shown++;
+		}
+	}
+	pthread_mutex_unlock(&lb->lock);
+	free(payload);
+	return 0;
+}
+
 void telemetry_register(struct lb_dpdk *lb)
 {
 	telemetry_lb = lb;
@@ -141,4 +264,10 @@ void telemetry_register(struct lb_dpdk *lb)
 				   "VIPs of the generation in service. No parameters");
 	rte_telemetry_register_cmd("/fulcrum/nexthops", telemetry_nexthops,
 				   "Next hop and MAC per backend address. No parameters");
+	rte_telemetry_register_cmd("/fulcrum/vip_stats", telemetry_vip_stats,
+				   "Per VIP: packets, bytes, new and active flows, no-backend drops. "
+				   "No parameters");
+	rte_telemetry_register_cmd("/fulcrum/members", telemetry_members,
+				   "Per backend of each VIP: state, packets, bytes, new and active "
+				   "flows. Parameter: a VIP name (optional)");
 }

@@ -22,11 +22,53 @@
 #define WORKER_KERNEL_RING   1024
 #define WORKER_IDLE_POLLS    256 /* empty polls before an idle pause */
 
+size_t worker_stats_mem_size(void)
+{
+	return (size_t)GEN_MEMBERS_MAX * (sizeof(struct worker_member_stats) + sizeof(uint64_t)) +
+	       (size_t)GEN_VIPS_MAX * sizeof(struct worker_vip_stats);
+}
+
+/*
+ * Counter arrays indexed by id, sized for the whole id space once: a worker
+ * never waits for a resize, and the main lcore never moves memory a worker
+ * writes. GEN_MEMBERS_MAX (262144) members at 24 bytes and GEN_VIPS_MAX
+ * (8192) VIPs at 32 bytes make 6.3 MiB per worker, a fifth of a 1M-entry
+ * flow table; only entries of members in use are ever touched, so the cache
+ * sees a few lines per backend, not the whole array.
+ */
+static int worker_stats_init(struct worker *w, int socket_id)
+{
+	uint8_t *mem = rte_zmalloc_socket("fulcrum_stats", worker_stats_mem_size(),
+					  RTE_CACHE_LINE_SIZE, socket_id);
+
+	if (!mem)
+		return -ENOMEM;
+	w->stats_mem = mem;
+	w->member_stats = (struct worker_member_stats *)mem;
+	mem += (size_t)GEN_MEMBERS_MAX * sizeof(struct worker_member_stats);
+	w->member_flows_new = (uint64_t *)mem;
+	mem += (size_t)GEN_MEMBERS_MAX * sizeof(uint64_t);
+	w->vip_stats = (struct worker_vip_stats *)mem;
+	return 0;
+}
+
+void worker_stats_forget(struct worker *w, const struct gen *g)
+{
+	for (__u32 i = 0; i < g->fresh_member_count; i++) {
+		__u32 id = g->fresh_member_ids[i];
+		memset(&w->member_stats[id], 0, sizeof(w->member_stats[id]));
+		w->member_flows_new[id] = 0;
+	}
+	for (__u32 i = 0; i < g->fresh_vip_count; i++)
+		memset(&w->vip_stats[g->fresh_vip_ids[i]], 0, sizeof(w->vip_stats[0]));
+}
+
 int worker_init(struct worker *w, uint16_t index, struct worker_shared *shared,
 		uint32_t flow_capacity, int socket_id)
 {
 	size_t size = flow_table_mem_size(flow_capacity);
 	char name[RTE_RING_NAMESIZE];
+	int err;
 
 	memset(w, 0, sizeof(*w));
 	if (!size)
@@ -35,13 +77,18 @@ int worker_init(struct worker *w, uint16_t index, struct worker_shared *shared,
 	if (!w->flow_mem)
 		return -ENOMEM;
 	flow_table_init(&w->flows, w->flow_mem, flow_capacity);
+	err = worker_stats_init(w, socket_id);
+	if (err) {
+		rte_free(w->flow_mem);
+		w->flow_mem = NULL;
+		return err;
+	}
 	snprintf(name, sizeof(name), "fulcrum_kernel_%u", index);
 	w->to_kernel = rte_ring_create(name, WORKER_KERNEL_RING, socket_id,
 				       RING_F_SP_ENQ | RING_F_SC_DEQ);
 	if (!w->to_kernel) {
-		int err = -rte_errno;
-		rte_free(w->flow_mem);
-		w->flow_mem = NULL;
+		err = -rte_errno;
+		worker_fini(w);
 		return err;
 	}
 	w->index = index;
@@ -57,8 +104,13 @@ void worker_fini(struct worker *w)
 {
 	rte_ring_free(w->to_kernel);
 	rte_free(w->flow_mem);
+	rte_free(w->stats_mem);
 	w->to_kernel = NULL;
 	w->flow_mem = NULL;
+	w->stats_mem = NULL;
+	w->member_stats = NULL;
+	w->member_flows_new = NULL;
+	w->vip_stats = NULL;
 }
 
 static inline void worker_drop(struct worker *w, struct worker_out *out, struct rte_mbuf *m,
@@ -84,47 +136,59 @@ static inline const struct gen_member *worker_ring_pick(const struct gen *g,
 }
 
 /*
- * Which backend a VIP packet goes to. Known flows keep their backend while
- * it is READY or DRAIN; a TCP SYN (a new connection, maybe on a recycled
- * port) always takes the ring's choice; ICMP errors follow the flow they
- * quote but never create one.
+ * Which backend a VIP packet goes to, and its member id in *id. Known flows
+ * keep their backend while it is READY or DRAIN; a TCP SYN (a new
+ * connection, maybe on a recycled port) always takes the ring's choice; ICMP
+ * errors follow the flow they quote but never create one.
  */
 static inline const struct gen_member *worker_choose(struct worker *w, const struct gen *g,
 						     const struct gen_vip *vip,
 						     const struct pkt_info *info, __u32 hash,
-						     __u64 fingerprint)
+						     __u64 fingerprint, __u32 *id)
 {
 	const int tcp = info->tuple.proto == PKT_PROTO_TCP;
 	const __u32 expires = w->now_s + (tcp ? g->params.tcp_idle_timeout_s
 					      : g->params.udp_idle_timeout_s);
 	const struct gen_member *m;
 	struct flow_slot *e = NULL;
-	__u32 id;
 
 	if (!(tcp && (info->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN &&
 	      !(info->flags & PKT_F_ICMP_ERROR))) {
 		e = flow_table_find(&w->flows, hash, fingerprint, w->now_s, expires);
 		if (e) {
-			m = gen_member_get(g, e->member);
+			*id = e->member;
+			m = gen_member_get(g, *id);
 			if (worker_member_eligible(m)) {
 				w->counters[COUNTER_FLOW_HIT]++;
 				return m;
 			}
 		}
 	}
-	m = worker_ring_pick(g, vip, hash, &id);
+	m = worker_ring_pick(g, vip, hash, id);
 	if (!m || (info->flags & PKT_F_ICMP_ERROR))
 		return m;
+	w->member_flows_new[*id]++;
+	w->vip_stats[vip->id].flows_new++;
 	if (e) {
-		e->member = id;
+		e->member = *id;
 		w->counters[COUNTER_FLOW_MOVED]++;
 		return m;
 	}
-	if (flow_table_insert(&w->flows, hash, fingerprint, id, w->now_s, expires) ==
+	if (flow_table_insert(&w->flows, hash, fingerprint, *id, w->now_s, expires) ==
 	    FLOW_TABLE_EVICTED)
 		w->counters[COUNTER_FLOW_EVICTED]++;
 	w->counters[COUNTER_FLOW_NEW]++;
 	return m;
+}
+
+/* Counts a VIP packet queued for a port toward member id. */
+static inline void worker_count_tunnelled(struct worker *w, const struct gen_vip *vip, __u32 id,
+					  __u32 bytes)
+{
+	w->member_stats[id].packets++;
+	w->member_stats[id].bytes += bytes;
+	w->vip_stats[vip->id].packets++;
+	w->vip_stats[vip->id].bytes += bytes;
 }
 
 /* Answers a client whose DF packet would not fit once tunnelled. */
@@ -164,7 +228,7 @@ static void worker_reply_too_big(struct worker *w, struct rte_mbuf *m, const str
  */
 static void worker_fragment(struct worker *w, struct rte_mbuf *m, const struct pkt_info *info,
 			    const struct pkt_encap_params *p, uint8_t slot, __u32 hash,
-			    struct worker_out *out)
+			    const struct gen_vip *vip, __u32 id, struct worker_out *out)
 {
 	struct rte_mbuf *frags[WORKER_FRAGS_MAX];
 	const uint8_t *ip = rte_pktmbuf_mtod_offset(m, const uint8_t *, info->l3_offset);
@@ -192,6 +256,7 @@ static void worker_fragment(struct worker *w, struct rte_mbuf *m, const struct p
 	}
 	rte_pktmbuf_free(m); /* the fragments hold their own references to its data */
 	w->counters[COUNTER_FRAGMENTED]++;
+	worker_count_tunnelled(w, vip, id, info->l3_length);
 	for (int32_t i = 0; i < n; i++) {
 		/* The library leaves each fragment's header checksum to the
 		 * caller (or to an offload we do not ask for). */
@@ -219,12 +284,14 @@ static inline void worker_forward(struct worker *w, const struct gen *g, struct 
 				  __u32 hash, __u64 fingerprint, struct worker_out *out)
 {
 	const struct worker_shared *sh = w->shared;
-	const struct gen_member *member = worker_choose(w, g, vip, info, hash, fingerprint);
+	__u32 id;
+	const struct gen_member *member = worker_choose(w, g, vip, info, hash, fingerprint, &id);
 	struct pkt_encap_params p;
 	uint64_t nh;
 	uint8_t slot;
 
 	if (!member) {
+		w->vip_stats[vip->id].drops_no_backend++;
 		worker_drop(w, out, m, PKT_DROP_NO_BACKEND);
 		return;
 	}
@@ -268,7 +335,7 @@ static inline void worker_forward(struct worker *w, const struct gen *g, struct 
 		worker_reply_too_big(w, m, info, &p, out);
 		return;
 	case PKT_ENCAP_TOO_BIG_FRAGMENT:
-		worker_fragment(w, m, info, &p, slot, hash, out);
+		worker_fragment(w, m, info, &p, slot, hash, vip, id, out);
 		return;
 	default:
 		worker_drop(w, out, m, PKT_DROP_TOO_BIG);
@@ -286,6 +353,7 @@ static inline void worker_forward(struct worker *w, const struct gen *g, struct 
 	if (m->pkt_len > frame_len)
 		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - frame_len));
 	out->tx[slot][out->tx_count[slot]++] = m;
+	worker_count_tunnelled(w, vip, id, info->l3_length);
 }
 
 void worker_process(struct worker *w, const struct gen *g, struct rte_mbuf **pkts, uint16_t n,

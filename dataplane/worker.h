@@ -81,6 +81,25 @@ struct worker_out {
 	uint16_t drop_count;
 };
 
+/*
+ * A worker's traffic per member (VIP, backend), indexed by member id. Only
+ * the worker writes it, with plain increments; the main lcore sums workers'
+ * entries (aligned 64-bit loads do not tear on x86-64). 16 bytes, so an
+ * entry never straddles a cache line.
+ */
+struct worker_member_stats {
+	uint64_t packets; /* tunnelled to the backend: queued for a port */
+	uint64_t bytes;   /* their IP bytes before encapsulation */
+};
+
+/* A worker's traffic per VIP, indexed by stable VIP id (gen_vip.id). */
+struct worker_vip_stats {
+	uint64_t packets;          /* tunnelled to the VIP's backends */
+	uint64_t bytes;            /* their IP bytes before encapsulation */
+	uint64_t flows_new;        /* flows the ring gave a backend */
+	uint64_t drops_no_backend; /* dropped: the ring had no backend */
+};
+
 struct worker_rxq {
 	uint16_t port_id;
 	uint16_t queue;
@@ -100,16 +119,35 @@ struct worker {
 	struct worker_rxq rxq[WORKER_RXQ_MAX];
 	unsigned int lcore_id;
 	void *flow_mem;
+	/* Per-member and per-VIP counters, GEN_MEMBERS_MAX and GEN_VIPS_MAX
+	 * entries (one allocation, stats_mem): this lcore's only; readers sum. */
+	struct worker_member_stats *member_stats;
+	uint64_t *member_flows_new; /* apart: written only for new flows */
+	struct worker_vip_stats *vip_stats;
+	void *stats_mem;
 } __rte_cache_aligned;
 
 /*
- * Sets up a worker: flow table of flow_capacity entries in memory from
- * rte_zmalloc_socket (huge pages when the EAL has them), a ring toward the
- * kernel path. Main lcore, before workers start. Returns 0 or -errno.
+ * Sets up a worker: flow table of flow_capacity entries and the per-member
+ * and per-VIP counters (about 6.3 MiB) in memory from rte_zmalloc_socket
+ * (huge pages when the EAL has them), a ring toward the kernel path. Main
+ * lcore, before workers start. Returns 0 or -errno.
  */
 int worker_init(struct worker *w, uint16_t index, struct worker_shared *shared,
 		uint32_t flow_capacity, int socket_id);
 void worker_fini(struct worker *w);
+
+/* Bytes of a worker's per-member and per-VIP counters. */
+size_t worker_stats_mem_size(void);
+
+/*
+ * Zeroes the counters of the ids generation g gives out for the first time
+ * (g->fresh_*), so that a recycled id does not inherit its last owner's
+ * counts. Main lcore, before g is published: no generation a worker can
+ * see names those ids (gen.h), so the worker never writes them meanwhile
+ * and plain stores cannot race its increments.
+ */
+void worker_stats_forget(struct worker *w, const struct gen *g);
 
 /* Updates w->now_s from the TSC; call once per burst. */
 static inline void worker_clock(struct worker *w, uint64_t tsc)

@@ -16,6 +16,10 @@
  * huge pages when a hugetlbfs is mounted with 600 MiB free (as lb-dpdk would
  * run), else from ordinary pages; the first line says which.
  *
+ * Last, the main lcore's view: how long counting active flows per member
+ * (a scan of the whole established-flow table, as lb-dpdk does for each
+ * MEMBERS request) takes.
+ *
  *   make build/bench/bench_worker && build/bench/bench_worker [flows]
  */
 #include <arpa/inet.h>
@@ -260,6 +264,25 @@ int main(int argc, char **argv)
 	       hz / 1e9, (unsigned long)c.w.counters[COUNTER_FLOW_HIT],
 	       (unsigned long)c.w.counters[COUNTER_FLOW_NEW],
 	       (unsigned long)c.w.counters[COUNTER_FLOW_EVICTED], c.out.kernel_count);
+
+	/* The active-flow count lb-dpdk makes per MEMBERS request. */
+	double scan_ms[BENCH_RUNS];
+	__u64 *active = calloc(c.gen->member_count, sizeof(*active));
+	for (int run = 0; run < BENCH_RUNS; run++) {
+		memset(active, 0, c.gen->member_count * sizeof(*active));
+		uint64_t t0 = rte_rdtsc();
+		flow_table_count_by_member(&c.w.flows, c.w.now_s, active, c.gen->member_count);
+		scan_ms[run] = (double)(rte_rdtsc() - t0) * 1e3 / hz;
+	}
+	__u64 counted = 0;
+	for (__u32 m = 0; m < c.gen->member_count; m++)
+		counted += active[m];
+	struct bench_stat scan = bench_summarize(scan_ms, BENCH_RUNS);
+	printf("active flows per member: scan of %u slots (%llu live, %u members) %.2f ms "
+	       "(min %.2f max %.2f), %.2f ms per million slots\n",
+	       c.w.flows.capacity, (unsigned long long)counted, c.gen->member_count, scan.median,
+	       scan.min, scan.max, scan.median * 1e6 / c.w.flows.capacity);
+	free(active);
 	eal_cleanup_all();
 	return 0;
 }

@@ -8,6 +8,18 @@
       Sends a bad magic, another version, an oversized length, an unknown
       type, and a generation with a malformed VIP, each on a fresh
       connection; prints what lb-dpdk answered to each as JSON.
+  chan_probe.py SOCKET members
+      MEMBERS_GET: prints per-VIP and per-backend counters as JSON.
+  chan_probe.py SOCKET flow CLIENT CLIENT_PORT VIP VIP_PORT [tcp|udp]
+      FLOW_FIND for the flow CLIENT:CLIENT_PORT -> VIP:VIP_PORT: prints
+      whether a flow table holds it, its backend, and the ring's backend.
+  chan_probe.py SOCKET flow-bad
+      FLOW_FIND with a bad family, protocol, padding and length, then
+      STATS_GET on the same connection: prints the answers as JSON.
+  chan_probe.py SOCKET no-backend VIP PORT tcp|udp SOURCE4 SOURCE6
+      Publishes a generation that keeps every VIP in service (IPIP from
+      SOURCE4 / SOURCE6, default timeouts) and adds VIP:PORT with one
+      draining backend, so that its ring has no backend.
 
 Layouts follow dataplane/chan.h (native byte order, x86-64).
 """
@@ -17,8 +29,20 @@ import struct
 import sys
 
 MAGIC, VERSION = 0x464C4348, 1
-HELLO, HELLO_REPLY, GEN_BEGIN, GEN_VIP, GEN_COMMIT, GEN_DONE, STATS_GET, STATS, ERROR = range(1, 10)
+(HELLO, HELLO_REPLY, GEN_BEGIN, GEN_VIP, GEN_COMMIT, GEN_DONE, STATS_GET, STATS, ERROR,
+ MEMBERS_GET, MEMBERS, FLOW_FIND, FLOW) = range(1, 14)
 HDR = struct.Struct("<IHHII")
+# struct chan_vip_key, chan_members, chan_vip_stats, chan_member_stats,
+# chan_backend, chan_flow, flow_tuple
+VIP_KEY = struct.Struct("<16sHBB")
+MEMBERS_HEAD = struct.Struct("<QIIQ")
+VIP_STATS = struct.Struct("<20s4xQQQQ")
+MEMBER_STATS = struct.Struct("<20s16sHBBQQQQ")
+BACKEND = struct.Struct("<16sHBBI")
+FLOW_REPLY = struct.Struct("<IHHI20s24s24s")
+TUPLE = struct.Struct("<16s16sHHBBBB")
+FOUND, VIP_FLAG, RING = 1, 2, 4
+STATE_NAMES = {0: "removed", 1: "ready", 2: "drain"}
 COUNTER_NAMES = ["rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "kernel_packets"]
 
 
@@ -110,6 +134,148 @@ def bad_vip(s):
     send(s, GEN_COMMIT, struct.pack("<Q", 999), seq=4)
 
 
+def addr_bytes(addr):
+    if ":" in addr:
+        return socket.inet_pton(socket.AF_INET6, addr), 6
+    return socket.inet_pton(socket.AF_INET, addr) + bytes(12), 4
+
+
+def addr_text(raw, family):
+    if family == 6:
+        return socket.inet_ntop(socket.AF_INET6, raw)
+    return socket.inet_ntop(socket.AF_INET, raw[:4])
+
+
+def vip_text(raw):
+    addr, port, proto, family = VIP_KEY.unpack(raw)
+    return "%s %s:%d" % ("tcp" if proto == 6 else "udp", addr_text(addr, family),
+                         socket.ntohs(port))
+
+
+def backend_record(raw):
+    addr, port, family, state, weight = BACKEND.unpack(raw)
+    return {"backend": addr_text(addr, family), "port": socket.ntohs(port),
+            "state": STATE_NAMES.get(state, state)}
+
+
+def hello_or_fail(s):
+    mtype, payload = hello(s)
+    if mtype != HELLO_REPLY:
+        print(json.dumps({"hello": describe(mtype, payload)}))
+        sys.exit(1)
+    return struct.unpack_from("<Q", payload)[0]
+
+
+def get_members(s, seq=2):
+    send(s, MEMBERS_GET, seq=seq)
+    mtype, _, payload = recv(s)
+    if mtype != MEMBERS:
+        raise RuntimeError("MEMBERS_GET: %s" % describe(mtype, payload))
+    generation, vip_count, member_count, now_ns = MEMBERS_HEAD.unpack_from(payload)
+    off = MEMBERS_HEAD.size
+    vips, members = [], []
+    for _ in range(vip_count):
+        key, packets, nbytes, flows_new, drops = VIP_STATS.unpack_from(payload, off)
+        off += VIP_STATS.size
+        vips.append({"vip": vip_text(key), "key": key.hex(), "packets": packets,
+                     "bytes": nbytes, "flows_new": flows_new, "drops_no_backend": drops})
+    for _ in range(member_count):
+        key, addr, port, family, state, packets, nbytes, flows_new, active = \
+            MEMBER_STATS.unpack_from(payload, off)
+        off += MEMBER_STATS.size
+        members.append({"vip": vip_text(key), "backend": addr_text(addr, family),
+                        "port": socket.ntohs(port), "state": STATE_NAMES.get(state, state),
+                        "packets": packets, "bytes": nbytes, "flows_new": flows_new,
+                        "flows_active": active})
+    if off != len(payload):
+        raise RuntimeError("MEMBERS: %d bytes, records end at %d" % (len(payload), off))
+    return {"generation": generation, "now_ns": now_ns, "vips": vips, "members": members}
+
+
+def members(path):
+    s = connect(path)
+    hello_or_fail(s)
+    print(json.dumps(get_members(s)))
+    return 0
+
+
+def tuple_bytes(client, client_port, vip, vip_port, proto, family=None, pad=0):
+    """struct flow_tuple as a worker builds it; proto "tcp", "udp" or a number."""
+    src, fam = addr_bytes(client)
+    dst, _ = addr_bytes(vip)
+    number = {"tcp": 6, "udp": 17}.get(proto, proto)
+    return TUPLE.pack(src, dst, socket.htons(client_port), socket.htons(vip_port), number,
+                      family or fam, pad, 0)
+
+
+def flow(path, client, client_port, vip, vip_port, proto):
+    s = connect(path)
+    hello_or_fail(s)
+    send(s, FLOW_FIND, tuple_bytes(client, client_port, vip, vip_port, proto), seq=2)
+    mtype, _, payload = recv(s)
+    if mtype != FLOW:
+        print(json.dumps({"answer": describe(mtype, payload)}))
+        return 1
+    flags, worker, _, expires, key, backend, ring = FLOW_REPLY.unpack(payload)
+    r = {"found": bool(flags & FOUND), "vip_known": bool(flags & VIP_FLAG)}
+    if flags & (FOUND | VIP_FLAG):
+        r["vip"] = vip_text(key)
+    if flags & FOUND:
+        r.update(worker=worker, expires_in_s=expires, **backend_record(backend))
+    if flags & RING:
+        r["ring"] = backend_record(ring)
+    print(json.dumps(r))
+    return 0
+
+
+def flow_bad(path):
+    s = connect(path)
+    hello_or_fail(s)
+    good = tuple_bytes("10.99.1.2", 40000, "10.99.100.1", 80, "tcp")
+    cases = {
+        "bad_family": tuple_bytes("10.99.1.2", 40000, "10.99.100.1", 80, "tcp", family=5),
+        "bad_protocol": tuple_bytes("10.99.1.2", 40000, "10.99.100.1", 80, 1),
+        "bad_padding": tuple_bytes("10.99.1.2", 40000, "10.99.100.1", 80, "tcp", pad=1),
+        "short": good[:-1],
+    }
+    results = {}
+    for seq, (name, payload) in enumerate(cases.items(), start=2):
+        send(s, FLOW_FIND, payload, seq=seq)
+        mtype, _, reply = recv(s)
+        results[name] = describe(mtype, reply)
+    send(s, STATS_GET, seq=99)
+    mtype, _, _ = recv(s)
+    results["stats_after"] = mtype == STATS
+    print(json.dumps(results))
+    return 0
+
+
+def no_backend(path, vip, port, proto, source4, source6):
+    s = connect(path)
+    generation = hello_or_fail(s)
+    kept = get_members(s)["vips"]
+    begin = struct.pack("<QIBBHI16sII4x", generation + 1, len(kept) + 1, 1, 0, 0,
+                        struct.unpack("<I", socket.inet_aton(source4))[0],
+                        socket.inet_pton(socket.AF_INET6, source6), 300, 30)
+    send(s, GEN_BEGIN, begin, seq=3)
+    seq = 4
+    for v in kept:
+        send(s, GEN_VIP, bytes.fromhex(v["key"]) + struct.pack("<III64s", 1, 0, 0, b"kept"),
+             seq=seq)
+        seq += 1
+    addr, family = addr_bytes(vip)
+    key = VIP_KEY.pack(addr, socket.htons(port), 6 if proto == "tcp" else 17, family)
+    backend = BACKEND.pack(addr_bytes("10.99.3.11")[0], 0, 4, 2, 1)  # draining
+    ring = struct.pack("<7I", *([0xFFFFFFFF] * 7))
+    send(s, GEN_VIP, key + struct.pack("<III64s", 0, 7, 1, b"nobackend") + backend + ring,
+         seq=seq)
+    send(s, GEN_COMMIT, struct.pack("<Q", generation + 1), seq=seq + 1)
+    mtype, _, payload = recv(s)
+    print(json.dumps({"answer": describe(mtype, payload) if mtype != GEN_DONE else "GEN_DONE",
+                      "generation": generation + 1, "kept": len(kept)}))
+    return 0 if mtype == GEN_DONE else 1
+
+
 def abuse(path):
     results = {
         "bad_magic": answer_to(path, lambda s: send(s, HELLO, bytes(32), magic=0x12345678)),
@@ -123,4 +289,18 @@ def abuse(path):
 
 
 if __name__ == "__main__":
-    sys.exit(stats(sys.argv[1]) if sys.argv[2] == "stats" else abuse(sys.argv[1]))
+    sock, cmd, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+    if cmd == "stats":
+        sys.exit(stats(sock))
+    elif cmd == "abuse":
+        sys.exit(abuse(sock))
+    elif cmd == "members":
+        sys.exit(members(sock))
+    elif cmd == "flow":
+        sys.exit(flow(sock, args[0], int(args[1]), args[2], int(args[3]),
+                      args[4] if len(args) > 4 else "tcp"))
+    elif cmd == "flow-bad":
+        sys.exit(flow_bad(sock))
+    elif cmd == "no-backend":
+        sys.exit(no_backend(sock, args[0], int(args[1]), args[2], args[3], args[4]))
+    sys.exit("unknown command " + cmd)

@@ -213,6 +213,8 @@ dataplane = {
                 addresses = [ "10.99.2.2/24", "fd99:2::2/64" ]; } );
   };
 };
+# These suites test forwarding; health checking has suites of its own.
+health_defaults = { type = "none"; };
 vips = (
   { name = "web"; protocol = "tcp"; address = "$VIP4"; port = 80;
     backends = ( $(backends_block 4) ); },

@@ -324,6 +324,211 @@ static void test_gen_begin_checks(void **state)
 	       "too many VIPs: each refused\n");
 }
 
+/* A MEMBERS payload of vips VIP records and members member records, as
+ * lb-dpdk sends it; free() it. 8-byte aligned like the reader's buffer. */
+static void *members_payload(__u32 vips, __u32 members, __u32 *length)
+{
+	struct chan_members *head;
+	size_t size = sizeof(*head) + vips * sizeof(struct chan_vip_stats) +
+		      members * sizeof(struct chan_member_stats);
+
+	head = calloc(1, size + 64); /* room to test oversized lengths */
+	head->generation = 7;
+	head->vip_count = vips;
+	head->member_count = members;
+	head->now_ns = 123456789;
+	struct chan_vip_stats *v = (void *)(head + 1);
+	struct chan_member_stats *m = (void *)(v + vips);
+	for (__u32 i = 0; i < vips; i++) {
+		v[i].key = vip_key_v4((__u8)(i + 1), 80, PKT_PROTO_TCP);
+		v[i].packets = 100 + i;
+		v[i].drops_no_backend = i;
+	}
+	for (__u32 i = 0; i < members; i++) {
+		struct chan_backend b = backend_v4((__u8)(i + 1), CHAN_BACKEND_READY);
+		m[i].vip = v[i % (vips ? vips : 1)].key;
+		memcpy(m[i].addr, b.addr, sizeof(m[i].addr));
+		m[i].port = b.port;
+		m[i].family = b.family;
+		m[i].state = i % 2 ? CHAN_BACKEND_DRAIN : CHAN_BACKEND_READY;
+		m[i].flows_active = i;
+	}
+	*length = (__u32)size;
+	return head;
+}
+
+static void expect_members_refused(const void *payload, __u32 length, const char *needle)
+{
+	struct chan_members_view view;
+	char err[256] = "";
+
+	assert_int_equal(chan_members_decode(payload, length, &view, err, sizeof(err)), -EINVAL);
+	if (!strstr(err, needle))
+		fail_msg("error \"%s\" does not mention \"%s\"", err, needle);
+	printf("refused: %s\n", err);
+}
+
+static void test_members_message_decodes_with_its_records(void **state)
+{
+	(void)state;
+	struct chan_members_view view;
+	char err[256] = "";
+	__u32 length;
+	void *p = members_payload(2, 5, &length);
+
+	assert_int_equal(chan_members_decode(p, length, &view, err, sizeof(err)), 0);
+	assert_int_equal(view.head->generation, 7);
+	assert_int_equal(view.head->vip_count, 2);
+	assert_int_equal(view.head->member_count, 5);
+	assert_int_equal(view.vips[1].packets, 101);
+	assert_int_equal(ntohs(view.vips[1].key.port), 80);
+	assert_int_equal(view.members[4].flows_active, 4);
+	assert_int_equal(view.members[3].state, CHAN_BACKEND_DRAIN);
+	assert_memory_equal(&view.members[3].vip, &view.vips[1].key, sizeof(view.vips[1].key));
+	free(p);
+
+	/* No generation in service yet: a bare head. */
+	p = members_payload(0, 0, &length);
+	assert_int_equal(length, sizeof(struct chan_members));
+	assert_int_equal(chan_members_decode(p, length, &view, err, sizeof(err)), 0);
+	assert_int_equal(view.head->vip_count + view.head->member_count, 0);
+	free(p);
+	printf("MEMBERS: head, 2 VIP and 5 member records decode in place; a bare head too\n");
+}
+
+static void test_malformed_members_messages_are_refused(void **state)
+{
+	(void)state;
+	__u32 length;
+	struct chan_members *h;
+	void *p = members_payload(2, 5, &length);
+
+	expect_members_refused(p, sizeof(struct chan_members) - 1, "shorter than");
+	expect_members_refused(p, 0, "shorter than");
+	expect_members_refused(p, length - 1, "counts need");                       /* truncated */
+	expect_members_refused(p, length - (__u32)sizeof(struct chan_member_stats), "counts need");
+	expect_members_refused(p, length + 8, "counts need");                       /* oversized */
+	h = p;
+	h->member_count = CHAN_MEMBERS_MAX + 1;
+	expect_members_refused(p, length, "more than");
+	h->member_count = 0xffffffffu; /* would wrap a 32-bit size computation */
+	expect_members_refused(p, length, "more than");
+	h->member_count = 5;
+	h->vip_count = CHAN_VIPS_MAX + 1;
+	expect_members_refused(p, length, "more than");
+	h->vip_count = 2;
+
+	struct chan_vip_stats *v = (void *)(h + 1);
+	struct chan_member_stats *m = (void *)(v + 2);
+	v[1].key.family = 5;
+	expect_members_refused(p, length, "VIP 1: bad key");
+	v[1].key.family = FLOW_FAMILY_IPV4;
+	v[0].key.proto = 1;
+	expect_members_refused(p, length, "VIP 0: bad key");
+	v[0].key.proto = PKT_PROTO_UDP;
+	m[2].addr[3] = 1; /* IPv4 with junk in word 3 */
+	expect_members_refused(p, length, "member 2: bad address");
+	m[2].addr[3] = 0;
+	m[4].state = 0;
+	expect_members_refused(p, length, "member 4: bad state 0");
+	m[4].state = CHAN_BACKEND_READY;
+	m[1].vip.family = 0;
+	expect_members_refused(p, length, "member 1: bad VIP key");
+	m[1].vip.family = FLOW_FAMILY_IPV4;
+	struct chan_members_view view;
+	char err[256];
+	assert_int_equal(chan_members_decode(p, length, &view, err, sizeof(err)), 0);
+	free(p);
+}
+
+static struct flow_tuple tuple_v4(void)
+{
+	struct flow_tuple t;
+
+	memset(&t, 0, sizeof(t));
+	t.family = FLOW_FAMILY_IPV4;
+	t.proto = PKT_PROTO_TCP;
+	t.src_addr[0] = htonl(0xcb007101u);
+	t.src_port = htons(40000);
+	t.dst_addr[0] = htonl(0xc0000201u);
+	t.dst_port = htons(80);
+	return t;
+}
+
+static void expect_tuple_refused(const struct flow_tuple *t, __u32 length, const char *needle)
+{
+	struct flow_tuple out;
+	char err[256] = "";
+
+	assert_int_equal(chan_flow_find_decode(t, length, &out, err, sizeof(err)), -EINVAL);
+	if (!strstr(err, needle))
+		fail_msg("error \"%s\" does not mention \"%s\"", err, needle);
+	printf("refused: %s\n", err);
+}
+
+static void test_flow_find_checks_the_tuple(void **state)
+{
+	(void)state;
+	struct flow_tuple t = tuple_v4(), out;
+	char err[256];
+
+	assert_int_equal(chan_flow_find_decode(&t, sizeof(t), &out, err, sizeof(err)), 0);
+	assert_memory_equal(&out, &t, sizeof(t));
+	t.family = FLOW_FAMILY_IPV6;
+	t.src_addr[3] = htonl(1);
+	assert_int_equal(chan_flow_find_decode(&t, sizeof(t), &out, err, sizeof(err)), 0);
+
+	t = tuple_v4();
+	expect_tuple_refused(&t, sizeof(t) - 1, "expected 40");
+	expect_tuple_refused(&t, sizeof(t) + 1, "expected 40");
+	t.family = 0;
+	expect_tuple_refused(&t, sizeof(t), "family 0");
+	t = tuple_v4();
+	t.dst_addr[1] = 1;
+	expect_tuple_refused(&t, sizeof(t), "family 4");
+	t = tuple_v4();
+	t.proto = 1;
+	expect_tuple_refused(&t, sizeof(t), "protocol 1");
+	t = tuple_v4();
+	t.pad[1] = 1;
+	expect_tuple_refused(&t, sizeof(t), "padding");
+}
+
+static void test_flow_answer_is_checked(void **state)
+{
+	(void)state;
+	struct chan_flow f, out;
+	struct chan_backend b = backend_v4(3, CHAN_BACKEND_DRAIN);
+	char err[256] = "";
+
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(chan_flow_decode(&f, sizeof(f), &out, err, sizeof(err)), 0); /* not found */
+	f.flags = CHAN_FLOW_FOUND | CHAN_FLOW_VIP | CHAN_FLOW_RING;
+	f.worker = 1;
+	f.expires_in_s = 299;
+	f.vip = vip_key_v4(1, 80, PKT_PROTO_TCP);
+	f.backend = b;
+	f.ring_backend = backend_v4(4, CHAN_BACKEND_READY);
+	assert_int_equal(chan_flow_decode(&f, sizeof(f), &out, err, sizeof(err)), 0);
+	assert_int_equal(out.expires_in_s, 299);
+	assert_int_equal(out.backend.state, CHAN_BACKEND_DRAIN);
+	f.backend.state = 0; /* removed since: allowed */
+	assert_int_equal(chan_flow_decode(&f, sizeof(f), &out, err, sizeof(err)), 0);
+
+	assert_int_equal(chan_flow_decode(&f, sizeof(f) - 4, &out, err, sizeof(err)), -EINVAL);
+	assert_int_equal(chan_flow_decode(&f, sizeof(f) + 4, &out, err, sizeof(err)), -EINVAL);
+	f.flags |= 0x100;
+	assert_int_equal(chan_flow_decode(&f, sizeof(f), &out, err, sizeof(err)), -EINVAL);
+	f.flags = CHAN_FLOW_RING;
+	f.ring_backend.state = CHAN_BACKEND_DRAIN; /* the ring never names a draining backend */
+	assert_int_equal(chan_flow_decode(&f, sizeof(f), &out, err, sizeof(err)), -EINVAL);
+	f.flags = CHAN_FLOW_FOUND;
+	f.backend.family = 9;
+	assert_int_equal(chan_flow_decode(&f, sizeof(f), &out, err, sizeof(err)), -EINVAL);
+	printf("FLOW: found / not found decode; short, long, unknown flags, a draining ring "
+	       "backend, a bad family: refused\n");
+}
+
 static void test_counter_names_cover_every_counter(void **state)
 {
 	(void)state;
@@ -348,6 +553,10 @@ int main(void)
 		cmocka_unit_test(test_valid_vip_decodes),
 		cmocka_unit_test(test_malformed_vips_are_refused_by_name),
 		cmocka_unit_test(test_gen_begin_checks),
+		cmocka_unit_test(test_members_message_decodes_with_its_records),
+		cmocka_unit_test(test_malformed_members_messages_are_refused),
+		cmocka_unit_test(test_flow_find_checks_the_tuple),
+		cmocka_unit_test(test_flow_answer_is_checked),
 		cmocka_unit_test(test_counter_names_cover_every_counter),
 	};
 

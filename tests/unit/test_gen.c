@@ -15,6 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "dataplane/flow_table.h"
 #include "dataplane/gen.h"
 #include "tests/unit/vip_payload.h"
 
@@ -212,9 +213,214 @@ static void test_removed_member_id_is_reused_only_after_timeouts(void **state)
 	add_vip(gb, 1, 80, both, 2);
 	g = finish(gb, 1304);
 	assert_int_equal(g->vips[0]->member_ids[1], old_id);
-	printf("a removed member's id is held for the 300 s idle timeout, then reused\n");
+	/* Listed fresh, so lb-dpdk zeroes the counters its last owner left. */
+	assert_int_equal(g->fresh_member_count, 1);
+	assert_int_equal(g->fresh_member_ids[0], old_id);
+	printf("a removed member's id is held for the 300 s idle timeout, then reused "
+	       "and listed fresh\n");
 	gen_destroy(g);
 	gen_registry_destroy(reg);
+}
+
+static int id_listed(const __u32 *ids, __u32 n, __u32 id)
+{
+	for (__u32 i = 0; i < n; i++)
+		if (ids[i] == id)
+			return 1;
+	return 0;
+}
+
+static void test_vip_ids_stay_with_their_vip(void **state)
+{
+	(void)state;
+	struct gen_registry *reg = gen_registry_create();
+	struct chan_backend b[2] = { backend_v4(1, CHAN_BACKEND_READY),
+				     backend_v4(2, CHAN_BACKEND_READY) };
+	struct chan_vip_key k80 = vip_key_v4(1, 80, PKT_PROTO_TCP);
+	struct chan_gen_begin begin = begin_n(1, 2);
+	struct gen_builder *gb = gen_builder_create(reg, &begin, NULL);
+
+	add_vip(gb, 1, 80, b, 2);
+	add_vip(gb, 1, 443, b, 2);
+	struct gen *g1 = finish(gb, 10);
+	__u32 id80 = g1->vips[0]->id, id443 = g1->vips[1]->id;
+	assert_int_not_equal(id80, id443);
+	/* Everything is new in the first generation. */
+	assert_int_equal(g1->fresh_vip_count, 2);
+	assert_int_equal(g1->fresh_member_count, 4);
+
+	/* :80 kept, :443 rebuilt with a backend fewer: same VIP ids, none fresh. */
+	begin = begin_n(2, 2);
+	gb = gen_builder_create(reg, &begin, g1);
+	assert_int_equal(add_payload(gb, vip_payload_keep(&k80)), 0);
+	add_vip(gb, 1, 443, b, 1);
+	struct gen *g2 = finish(gb, 11);
+	assert_int_equal(g2->vips[0]->id, id80);
+	assert_int_equal(g2->vips[1]->id, id443);
+	assert_int_equal(g2->fresh_vip_count, 0);
+	assert_int_equal(g2->fresh_member_count, 0);
+	gen_destroy(g1);
+
+	/* :443 removed, :8080 added: :443's id is free at once and may go to
+	 * :8080, which is listed fresh with its members. */
+	begin = begin_n(3, 2);
+	gb = gen_builder_create(reg, &begin, g2);
+	assert_int_equal(add_payload(gb, vip_payload_keep(&k80)), 0);
+	add_vip(gb, 1, 8080, b, 2);
+	struct gen *g3 = finish(gb, 12);
+	assert_int_equal(gen_registry_vip_count(reg), 2);
+	assert_int_equal(g3->vips[0]->id, id80);
+	assert_int_equal(g3->fresh_vip_count, 1);
+	assert_int_equal(g3->fresh_vip_ids[0], g3->vips[1]->id);
+	assert_int_equal(g3->fresh_member_count, 2);
+	assert_true(id_listed(g3->fresh_member_ids, 2, g3->vips[1]->member_ids[0]));
+	assert_true(id_listed(g3->fresh_member_ids, 2, g3->vips[1]->member_ids[1]));
+	printf("VIP ids kept across KEEP and rebuilds; a removed VIP's id is released at once "
+	       "and its next owner is listed fresh\n");
+	gen_destroy(g2);
+	gen_destroy(g3);
+	gen_registry_destroy(reg);
+}
+
+static void test_refused_generation_gives_its_new_ids_back(void **state)
+{
+	(void)state;
+	struct gen_registry *reg = gen_registry_create();
+	struct chan_backend one = backend_v4(1, CHAN_BACKEND_READY);
+	struct chan_backend more[3] = { one, backend_v4(2, CHAN_BACKEND_READY),
+					backend_v4(3, CHAN_BACKEND_READY) };
+	struct chan_gen_begin begin = begin_n(1, 1);
+	struct gen_builder *gb = gen_builder_create(reg, &begin, NULL);
+	char err[256];
+
+	add_vip(gb, 1, 80, &one, 1);
+	struct gen *g1 = finish(gb, 10);
+
+	/* Two new backends and a new VIP, then the generation is refused
+	 * (the new VIP is listed twice). */
+	begin = begin_n(2, 3);
+	gb = gen_builder_create(reg, &begin, g1);
+	add_vip(gb, 1, 80, more, 3);
+	add_vip(gb, 1, 81, more, 3);
+	add_vip(gb, 1, 81, more, 3);
+	assert_int_equal(gen_registry_size(reg), 6);
+	assert_null(gen_builder_finish(gb, NULL, NULL, 11, err, sizeof(err)));
+	assert_int_equal(gen_registry_size(reg), 1);
+	assert_int_equal(gen_registry_vip_count(reg), 1);
+
+	/* Aborted half way: the same. */
+	begin = begin_n(2, 2);
+	gb = gen_builder_create(reg, &begin, g1);
+	add_vip(gb, 1, 80, more, 3);
+	gen_builder_abort(gb);
+	assert_int_equal(gen_registry_size(reg), 1);
+
+	/* The next generation that has them lists them fresh. */
+	begin = begin_n(2, 1);
+	gb = gen_builder_create(reg, &begin, g1);
+	add_vip(gb, 1, 80, more, 3);
+	struct gen *g2 = finish(gb, 12);
+	assert_int_equal(g2->vips[0]->member_ids[0], g1->vips[0]->member_ids[0]);
+	assert_int_equal(g2->fresh_member_count, 2);
+	assert_false(id_listed(g2->fresh_member_ids, 2, g1->vips[0]->member_ids[0]));
+	printf("refused and aborted generations give back the ids they gave out (registry "
+	       "6 -> 1); the next generation lists them fresh\n");
+	gen_destroy(g1);
+	gen_destroy(g2);
+	gen_registry_destroy(reg);
+}
+
+/* A VIP payload with n IPv4 backends 10.<i>, all READY, and a one-slot ring
+ * with no backend (no Maglev build: this is about ids). */
+static struct vip_payload many_backends(__u8 host, __u32 n)
+{
+	struct vip_payload p;
+
+	p.length = (__u32)(sizeof(struct chan_vip) + n * sizeof(struct chan_backend) + 4);
+	p.data = calloc(1, p.length);
+	struct chan_vip *v = p.data;
+	struct chan_backend *b = (void *)(v + 1);
+	v->key = vip_key_v4(host, 80, PKT_PROTO_TCP);
+	v->table_size = 1;
+	v->backend_count = n;
+	for (__u32 i = 0; i < n; i++) {
+		b[i].family = FLOW_FAMILY_IPV4;
+		b[i].addr[0] = htonl(0x0a000000u + i); /* ascending: canonical order */
+		b[i].state = CHAN_BACKEND_READY;
+		b[i].weight = 1;
+	}
+	*(__u32 *)(b + n) = FLOW_NO_BACKEND;
+	return p;
+}
+
+static void test_member_id_space_is_bounded(void **state)
+{
+	(void)state;
+	struct gen_registry *reg = gen_registry_create();
+	struct chan_gen_begin begin = begin_n(1, 5);
+	struct gen_builder *gb = gen_builder_create(reg, &begin, NULL);
+	struct vip_payload p;
+	struct chan_vip_view view;
+	char err[256];
+
+	for (__u8 v = 1; v <= GEN_MEMBERS_MAX / CHAN_BACKENDS_MAX; v++)
+		assert_int_equal(add_payload(gb, many_backends(v, CHAN_BACKENDS_MAX)), 0);
+	assert_int_equal(gen_registry_size(reg), GEN_MEMBERS_MAX);
+	p = many_backends(9, 1);
+	assert_int_equal(chan_vip_decode(p.data, p.length, &view, err, sizeof(err)), 0);
+	assert_int_equal(gen_builder_add_vip(gb, &view, err, sizeof(err)), -ENOSPC);
+	assert_non_null(strstr(err, "more than 262144"));
+	printf("refused: %s\n", err);
+	free(p.data);
+	gen_builder_abort(gb);
+	assert_int_equal(gen_registry_size(reg), 0);
+	printf("%u members fill the id space; one more is refused; the abort frees them all\n",
+	       GEN_MEMBERS_MAX);
+	gen_registry_destroy(reg);
+}
+
+static void test_active_flows_are_counted_per_member(void **state)
+{
+	(void)state;
+	struct flow_table ft;
+	void *mem = aligned_alloc(FLOW_TABLE_BUCKET, flow_table_mem_size(FLOW_TABLE_MIN));
+	__u64 counts[4] = { 0 };
+	struct flow_slot slot;
+
+	assert_int_equal(flow_table_init(&ft, mem, FLOW_TABLE_MIN), 0);
+	for (__u32 f = 0; f < 300; f++) {
+		struct flow_tuple t = packet_to(1, 80, (__u16)(1000 + f));
+		/* Members 0..2 by flow; every third flow of member 2 has expired. */
+		__u32 member = f % 3, expires = member == 2 && f % 9 == 2 ? 50 : 400;
+		flow_table_insert(&ft, flow_hash(&t), flow_table_fingerprint(&t), member, 10,
+				  expires);
+	}
+	struct flow_tuple big = packet_to(1, 80, 9999);
+	flow_table_insert(&ft, flow_hash(&big), flow_table_fingerprint(&big), 77, 10, 400);
+	flow_table_count_by_member(&ft, 100, counts, 4);
+	assert_int_equal(counts[0], 100);
+	assert_int_equal(counts[1], 100);
+	assert_int_equal(counts[2], 100 - 34);
+	assert_int_equal(counts[3], 0); /* member 77 lies outside the array: skipped */
+
+	struct flow_tuple t = packet_to(1, 80, 1004);
+	assert_int_equal(flow_table_peek(&ft, flow_hash(&t), flow_table_fingerprint(&t), 100, &slot),
+			 1);
+	assert_int_equal(slot.member, 1);
+	assert_int_equal(slot.expires_s, 400);
+	t = packet_to(1, 80, 1002); /* expired at 50 */
+	assert_int_equal(flow_table_peek(&ft, flow_hash(&t), flow_table_fingerprint(&t), 100, &slot),
+			 0);
+	t = packet_to(1, 80, 5000); /* never seen */
+	assert_int_equal(flow_table_peek(&ft, flow_hash(&t), flow_table_fingerprint(&t), 100, &slot),
+			 0);
+	t = packet_to(1, 80, 1004);
+	assert_int_equal(flow_table_peek(&ft, flow_hash(&t), flow_table_fingerprint(&t), 100, &slot),
+			 1);
+	assert_int_equal(slot.expires_s, 400); /* a peek does not extend the entry */
+	printf("live entries per member: 100/100/66 (34 expired not counted); peek finds a live "
+	       "flow, not an expired or unknown one\n");
+	free(mem);
 }
 
 static void test_keep_shares_the_vip_in_service(void **state)
@@ -385,6 +591,10 @@ int main(void)
 		cmocka_unit_test(test_member_ids_survive_changes_and_resync),
 		cmocka_unit_test(test_removed_member_id_is_reused_only_after_timeouts),
 		cmocka_unit_test(test_keep_shares_the_vip_in_service),
+		cmocka_unit_test(test_vip_ids_stay_with_their_vip),
+		cmocka_unit_test(test_refused_generation_gives_its_new_ids_back),
+		cmocka_unit_test(test_member_id_space_is_bounded),
+		cmocka_unit_test(test_active_flows_are_counted_per_member),
 		cmocka_unit_test(test_fragments_go_to_the_lowest_port_vip),
 		cmocka_unit_test(test_bad_generations_are_refused_whole),
 		cmocka_unit_test(test_ipv6_vip_and_backends),

@@ -1,0 +1,1128 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* lbd's control socket and its commands (controlplane/ctl.h). */
+#define _GNU_SOURCE /* accept4 */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "controlplane/config_dump.h"
+#include "controlplane/ctl.h"
+#include "controlplane/ctl_grammar.h"
+#include "controlplane/lbd.h"
+#include "controlplane/log.h"
+#include "controlplane/maglev.h"
+#include "controlplane/state.h"
+#include "dataplane/flow_hash.h"
+
+typedef int (*ctl_handler)(struct lbd *d, const struct ctl_request *r, json_t **result, char *err,
+			   size_t err_size);
+
+const char *ctl_error_code(int err)
+{
+	switch (err) {
+	case -ENOENT:
+		return "not_found";
+	case -EEXIST:
+		return "exists";
+	case -EINVAL:
+		return "invalid";
+	case -EBUSY:
+		return "busy";
+	case -ENOTCONN:
+		return "dataplane_unavailable";
+	case -ENOMEM:
+		return "no_memory";
+	case -E2BIG:
+		return "too_big";
+	case -EPERM:
+		return "denied";
+	case -EMSGSIZE:
+		return "request_too_long";
+	default:
+		return "error";
+	}
+}
+
+/* ---- shared pieces of results ---- */
+
+static json_t *ctl_addr(const struct conf_addr *a)
+{
+	char buf[64];
+
+	return json_string(conf_fmt_addr(a, buf, sizeof(buf)));
+}
+
+static struct model_vip *ctl_vip(struct lbd *d, const char *name, char *err, size_t err_size)
+{
+	struct model_vip *v = model_vip_find(d->model, name);
+
+	if (!v)
+		snprintf(err, err_size, "no vip %s", name);
+	return v;
+}
+
+static struct model_backend *ctl_backend(struct model_vip *v, const char *name, char *err,
+					 size_t err_size)
+{
+	struct model_backend *b = model_backend_find(v, name);
+
+	if (!b)
+		snprintf(err, err_size, "vip %s has no backend %s", v->name, name);
+	return b;
+}
+
+static int ctl_vip_key_matches(const struct chan_vip_key *k, const struct model_vip *v)
+{
+	return k->family == v->addr.family && k->proto == v->proto && k->port == htons(v->port) &&
+	       memcmp(k->addr, v->addr.addr, sizeof(k->addr)) == 0;
+}
+
+/* The sampled dataplane record of a VIP, or NULL. */
+static const struct chan_vip_stats *ctl_vip_stats(const struct lbd *d, const struct model_vip *v)
+{
+	const struct publish_members *pm = &d->members;
+
+	for (__u32 i = 0; d->members_valid && i < pm->head.vip_count; i++)
+		if (ctl_vip_key_matches(&pm->vips[i].key, v))
+			return &pm->vips[i];
+	return NULL;
+}
+
+/* The sampled dataplane record of a backend, or NULL. Members are grouped
+ * by VIP, in canonical key order within a VIP: a binary search. */
+static const struct chan_member_stats *ctl_member_stats(const struct lbd *d,
+							const struct model_backend *b)
+{
+	const struct publish_members *pm = &d->members;
+	__u32 lo = 0, hi, start = UINT32_MAX;
+
+	if (!d->members_valid)
+		return NULL;
+	for (__u32 i = 0; i < pm->head.member_count; i++) {
+		if (ctl_vip_key_matches(&pm->members[i].vip, b->vip)) {
+			start = i;
+			break;
+		}
+	}
+	if (start == UINT32_MAX)
+		return NULL;
+	lo = start;
+	hi = start;
+	while (hi < pm->head.member_count && ctl_vip_key_matches(&pm->members[hi].vip, b->vip))
+		hi++;
+	while (lo < hi) {
+		__u32 mid = lo + (hi - lo) / 2;
+		const struct chan_member_stats *m = &pm->members[mid];
+		int c = maglev_key_order(m->family, m->addr, m->port, b->addr.family, b->addr.addr,
+					 htons(b->port));
+		if (c == 0)
+			return m;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static json_t *ctl_backend_json(const struct lbd *d, const struct model_backend *b, bool detail)
+{
+	enum model_source by;
+	enum conf_admin_state admin = model_backend_admin(b, &by);
+	const struct chan_member_stats *ms = ctl_member_stats(d, b);
+	char line[AGENT_LINE_MAX + 1] = "";
+	json_t *o = json_pack("{s:s,s:s,s:o,s:i,s:s,s:s,s:s,s:i,s:f,s:s}", "vip", b->vip->name,
+			      "name", b->name, "address", ctl_addr(&b->addr), "port",
+			      (json_int_t)b->port, "state", model_admin_name(admin), "state_by",
+			      model_source_name(by), "health",
+			      model_backend_up(b) ? "up" : "down", "weight", (json_int_t)b->weight,
+			      "effective_weight", model_backend_weight_centi(b) / 100.0, "table",
+			      model_table_state_name(model_backend_table_state(b)));
+
+	json_object_set_new(o, "flows_active", ms ? json_integer((json_int_t)ms->flows_active)
+						  : json_null());
+	json_object_set_new(o, "packets", ms ? json_integer((json_int_t)ms->packets) : json_null());
+	json_object_set_new(o, "bytes", ms ? json_integer((json_int_t)ms->bytes) : json_null());
+	json_object_set_new(o, "flows_new", ms ? json_integer((json_int_t)ms->flows_new)
+					       : json_null());
+	json_object_set_new(o, "origin", json_string(b->added ? "runtime" : "config"));
+	if (!detail)
+		return o;
+	json_t *admin_by = json_object();
+	for (int s = 0; s < MODEL_SOURCE_COUNT; s++)
+		json_object_set_new(admin_by, model_source_name((enum model_source)s),
+				    json_string(model_admin_name(b->admin[s])));
+	json_object_set_new(o, "admin", admin_by);
+	json_object_set_new(
+		o, "check",
+		json_pack("{s:s,s:b,s:s,s:i,s:i,s:i,s:b}", "type",
+			  b->vip->health.type == CONF_HEALTH_NONE	  ? "none"
+			  : b->vip->health.type == CONF_HEALTH_TCP ? "tcp"
+								   : "http",
+			  "up", b->check_up, "reason", b->check_reason, "successes",
+			  (json_int_t)b->successes, "failures", (json_int_t)b->failures,
+			  "duration_us", (json_int_t)b->check_duration_us, "checked", b->checked));
+	if (b->vip->health.agent_port) {
+		if (b->agent_valid)
+			agent_fmt_report(&b->agent, line, sizeof(line));
+		json_object_set_new(o, "agent",
+				    json_pack("{s:i,s:b,s:s,s:s}", "port",
+					      (json_int_t)b->vip->health.agent_port, "reachable",
+					      b->agent_reachable, "report", line, "error",
+					      b->agent_error));
+	}
+	json_object_set_new(o, "published",
+			    json_pack("{s:s,s:f}", "table", model_table_state_name(b->published_state),
+				      "weight", b->published_weight / 100.0));
+	return o;
+}
+
+static json_t *ctl_vip_json(const struct lbd *d, const struct model_vip *v, bool detail)
+{
+	static const char *const types[] = { "none", "tcp", "http" };
+	const struct chan_vip_stats *vs = ctl_vip_stats(d, v);
+	__u32 live = 0;
+
+	for (__u32 i = 0; i < v->backend_count; i++)
+		live += !v->backends[i]->deleted;
+	json_t *o = json_pack("{s:s,s:s,s:o,s:i,s:i,s:i,s:i,s:i,s:b,s:s,s:s}", "name", v->name,
+			      "protocol", v->proto == PKT_PROTO_TCP ? "tcp" : "udp", "address",
+			      ctl_addr(&v->addr), "port", (json_int_t)v->port, "table_size",
+			      (json_int_t)v->table_size, "min_up", (json_int_t)v->min_up, "backends",
+			      (json_int_t)live, "up", (json_int_t)model_vip_up_count(v), "announced",
+			      !v->withdrawn, "health", types[v->health.type], "origin",
+			      v->added ? "runtime" : "config");
+	json_object_set_new(o, "packets", vs ? json_integer((json_int_t)vs->packets) : json_null());
+	json_object_set_new(o, "bytes", vs ? json_integer((json_int_t)vs->bytes) : json_null());
+	json_object_set_new(o, "flows_new", vs ? json_integer((json_int_t)vs->flows_new)
+					       : json_null());
+	json_object_set_new(o, "drops_no_backend",
+			    vs ? json_integer((json_int_t)vs->drops_no_backend) : json_null());
+	if (detail) {
+		json_t *list = json_array();
+		for (__u32 i = 0; i < v->backend_count; i++)
+			if (!v->backends[i]->deleted)
+				json_array_append_new(list, ctl_backend_json(d, v->backends[i], false));
+		json_object_set_new(o, "backend_list", list);
+	}
+	return o;
+}
+
+/* ---- commands ---- */
+
+static int ctl_cmd_info(struct lbd *d, const struct ctl_request *r, json_t **result, char *err,
+			size_t err_size)
+{
+	struct health_totals ht;
+	__u32 vips = 0, backends = 0;
+
+	(void)r, (void)err, (void)err_size;
+	health_totals(d->health, &ht);
+	for (__u32 i = 0; i < d->model->vip_count; i++) {
+		const struct model_vip *v = d->model->vips[i];
+		if (v->deleted)
+			continue;
+		vips++;
+		for (__u32 k = 0; k < v->backend_count; k++)
+			backends += !v->backends[k]->deleted;
+	}
+	*result = json_pack(
+		"{s:i,s:s,s:s,s:i,s:i,s:I,s:{s:s,s:b,s:s,s:I,s:I,s:I,s:I,s:b},"
+		"s:{s:I,s:I,s:I,s:I,s:i,s:i},s:s,s:s}",
+		"pid", (json_int_t)getpid(), "config", d->config_path, "mode", lbd_mode_name(d), "vips",
+		(json_int_t)vips, "backends", (json_int_t)backends, "uptime_s",
+		(json_int_t)((health_now_ms() - d->started_ms) / 1000), "dataplane", "kind", "dpdk",
+		"connected", d->pub.fd >= 0, "socket", d->pub.path, "generation",
+		(json_int_t)d->pub.generation, "generations_published",
+		(json_int_t)d->generations_published, "publish_failures",
+		(json_int_t)d->publish_failures, "publish_latency_us",
+		(json_int_t)d->publish_latency_us, "holding", d->holding, "health", "checks",
+		(json_int_t)ht.checks, "check_failures", (json_int_t)ht.check_failures,
+		"agent_reads", (json_int_t)ht.agent_reads, "agent_failures",
+		(json_int_t)ht.agent_failures, "in_flight", (json_int_t)ht.in_flight, "probes",
+		(json_int_t)ht.probes, "state_file", d->cfg->global.state_file, "state_error",
+		d->state_error);
+	return 0;
+}
+
+static int ctl_cmd_vip_list(struct lbd *d, const struct ctl_request *r, json_t **result,
+			    char *err, size_t err_size)
+{
+	json_t *list = json_array();
+
+	(void)r, (void)err, (void)err_size;
+	for (__u32 i = 0; i < d->model->vip_count; i++)
+		if (!d->model->vips[i]->deleted)
+			json_array_append_new(list, ctl_vip_json(d, d->model->vips[i], false));
+	*result = list;
+	return 0;
+}
+
+static int ctl_cmd_vip_show(struct lbd *d, const struct ctl_request *r, json_t **result,
+			    char *err, size_t err_size)
+{
+	struct model_vip *v = ctl_vip(d, r->args[0], err, err_size);
+
+	if (!v)
+		return -ENOENT;
+	*result = ctl_vip_json(d, v, true);
+	return 0;
+}
+
+static int ctl_cmd_vip_add(struct lbd *d, const struct ctl_request *r, json_t **result,
+			   char *err, size_t err_size)
+{
+	struct conf_vip spec = { 0 };
+	int rc;
+
+	snprintf(spec.name, sizeof(spec.name), "%s", r->args[0]);
+	spec.proto = strcmp(r->args[1], "udp") == 0 ? PKT_PROTO_UDP : PKT_PROTO_TCP;
+	conf_parse_addr(r->args[2], &spec.addr);
+	spec.port = (__u16)ctl_grammar_uint(r->args[3]);
+	spec.table_size = r->opts[0] ? ctl_grammar_uint(r->opts[0]) : MAGLEV_TABLE_SIZE_DEFAULT;
+	spec.min_up = r->opts[1] ? ctl_grammar_uint(r->opts[1]) : 1;
+	spec.health = d->model->health_defaults;
+	if (r->opts[2])
+		spec.health.type = strcmp(r->opts[2], "none") == 0  ? CONF_HEALTH_NONE
+				   : strcmp(r->opts[2], "tcp") == 0 ? CONF_HEALTH_TCP
+								    : CONF_HEALTH_HTTP;
+	rc = model_vip_add(d->model, &spec, err, err_size);
+	if (rc)
+		return rc;
+	log_info("vip %s added at run time", spec.name);
+	*result = ctl_vip_json(d, model_vip_find(d->model, spec.name), false);
+	lbd_changed(d, "vip_added", json_pack("{s:s}", "vip", spec.name));
+	return 0;
+}
+
+/* Live flows of a backend according to a fresh reading of the dataplane:
+ * -ENOTCONN when it cannot be read. */
+static int ctl_flows_of(struct lbd *d, const struct model_backend *b, __u64 *flows)
+{
+	char err[256];
+
+	*flows = 0;
+	if (d->pub.fd < 0)
+		return -ENOTCONN;
+	if (lbd_sample_members(d, err, sizeof(err)))
+		return -ENOTCONN;
+	const struct chan_member_stats *ms = ctl_member_stats(d, b);
+	*flows = ms ? ms->flows_active : 0;
+	return 0;
+}
+
+static int ctl_check_flows(struct lbd *d, const struct model_vip *v, const struct model_backend *only,
+			   bool force, char *err, size_t err_size)
+{
+	__u64 total = 0, flows;
+
+	if (force)
+		return 0;
+	for (__u32 i = 0; i < v->backend_count; i++) {
+		const struct model_backend *b = v->backends[i];
+		if (b->deleted || (only && b != only))
+			continue;
+		if (ctl_flows_of(d, b, &flows) == -ENOTCONN) {
+			snprintf(err, err_size,
+				 "cannot read the dataplane's flow counts (lb-dpdk not connected); "
+				 "use --force");
+			return -EBUSY;
+		}
+		total += flows;
+	}
+	if (total) {
+		snprintf(err, err_size, "%llu live flows still use %s %s; drain it first or use --force",
+			 (unsigned long long)total, only ? "backend" : "vip",
+			 only ? only->name : v->name);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+static int ctl_cmd_vip_del(struct lbd *d, const struct ctl_request *r, json_t **result,
+			   char *err, size_t err_size)
+{
+	struct model_vip *v = ctl_vip(d, r->args[0], err, err_size);
+	int rc;
+
+	if (!v)
+		return -ENOENT;
+	rc = ctl_check_flows(d, v, NULL, r->opts[0] != NULL, err, err_size);
+	if (rc)
+		return rc;
+	rc = model_vip_del(d->model, r->args[0], err, err_size);
+	if (rc)
+		return rc;
+	log_info("vip %s deleted at run time%s", r->args[0], r->opts[0] ? " (forced)" : "");
+	*result = json_pack("{s:s,s:b}", "deleted", r->args[0], "forced", r->opts[0] != NULL);
+	lbd_changed(d, "vip_deleted", json_pack("{s:s}", "vip", r->args[0]));
+	return 0;
+}
+
+static int ctl_cmd_vip_set(struct lbd *d, const struct ctl_request *r, json_t **result,
+			   char *err, size_t err_size)
+{
+	struct model_vip *v = ctl_vip(d, r->args[0], err, err_size);
+	int rc = 0;
+
+	if (!v)
+		return -ENOENT;
+	if (r->opts[1])
+		rc = model_vip_set_table_size(v, ctl_grammar_uint(r->opts[1]), err, err_size);
+	if (!rc && r->opts[0])
+		rc = model_vip_set_min_up(v, ctl_grammar_uint(r->opts[0]), err, err_size);
+	if (rc)
+		return rc;
+	log_info("vip %s: min_up %u, table_size %u (set at run time)", v->name, v->min_up,
+		 v->table_size);
+	*result = ctl_vip_json(d, v, false);
+	lbd_changed(d, "vip_changed", json_pack("{s:s}", "vip", v->name));
+	return 0;
+}
+
+static int ctl_cmd_backend_list(struct lbd *d, const struct ctl_request *r, json_t **result,
+				char *err, size_t err_size)
+{
+	json_t *list = json_array();
+
+	for (__u32 i = 0; i < d->model->vip_count; i++) {
+		struct model_vip *v = d->model->vips[i];
+		if (v->deleted || (r->args[0] && strcmp(v->name, r->args[0]) != 0))
+			continue;
+		for (__u32 k = 0; k < v->backend_count; k++)
+			if (!v->backends[k]->deleted)
+				json_array_append_new(list, ctl_backend_json(d, v->backends[k], false));
+	}
+	if (r->args[0] && !model_vip_find(d->model, r->args[0])) {
+		json_decref(list);
+		snprintf(err, err_size, "no vip %s", r->args[0]);
+		return -ENOENT;
+	}
+	*result = list;
+	return 0;
+}
+
+static int ctl_cmd_backend_show(struct lbd *d, const struct ctl_request *r, json_t **result,
+				char *err, size_t err_size)
+{
+	struct model_vip *v = ctl_vip(d, r->args[0], err, err_size);
+	struct model_backend *b = v ? ctl_backend(v, r->args[1], err, err_size) : NULL;
+
+	if (!b)
+		return -ENOENT;
+	*result = ctl_backend_json(d, b, true);
+	return 0;
+}
+
+static enum model_source ctl_by(const struct ctl_request *r, __u8 opt)
+{
+	enum model_source by = MODEL_BY_OPERATOR;
+
+	if (r->opts[opt])
+		model_parse_source(r->opts[opt], &by);
+	return by;
+}
+
+static int ctl_cmd_backend_add(struct lbd *d, const struct ctl_request *r, json_t **result,
+			       char *err, size_t err_size)
+{
+	struct model_vip *v = ctl_vip(d, r->args[0], err, err_size);
+	struct conf_backend spec = { 0 };
+	enum model_source by = ctl_by(r, 3);
+	int rc;
+
+	if (!v)
+		return -ENOENT;
+	snprintf(spec.name, sizeof(spec.name), "%s", r->args[1]);
+	conf_parse_addr(r->args[2], &spec.addr);
+	spec.port = r->opts[0] ? (__u16)ctl_grammar_uint(r->opts[0]) : v->port;
+	spec.weight = r->opts[1] ? ctl_grammar_uint(r->opts[1]) : 1;
+	spec.state = CONF_ADMIN_READY;
+	if (r->opts[2])
+		model_parse_admin(r->opts[2], &spec.state);
+	rc = model_backend_add(d->model, v, &spec, by, err, err_size);
+	if (rc)
+		return rc;
+	struct model_backend *b = model_backend_find(v, spec.name);
+	log_info("vip %s: backend %s %s port %u added by %s (weight %u, %s); it enters after %u "
+		 "successful checks",
+		 v->name, spec.name, r->args[2], spec.port, model_source_name(by), spec.weight,
+		 model_admin_name(spec.state), v->health.rise);
+	*result = ctl_backend_json(d, b, false);
+	lbd_changed(d, "backend_added",
+		    json_pack("{s:s,s:s,s:s}", "vip", v->name, "backend", spec.name, "by",
+			      model_source_name(by)));
+	return 0;
+}
+
+static int ctl_cmd_backend_del(struct lbd *d, const struct ctl_request *r, json_t **result,
+			       char *err, size_t err_size)
+{
+	struct model_vip *v = ctl_vip(d, r->args[0], err, err_size);
+	struct model_backend *b = v ? ctl_backend(v, r->args[1], err, err_size) : NULL;
+	int rc;
+
+	if (!b)
+		return -ENOENT;
+	rc = ctl_check_flows(d, v, b, r->opts[0] != NULL, err, err_size);
+	if (rc)
+		return rc;
+	/* The health engine lets go of it before the model frees it. */
+	if (d->model->hooks.backend_removed)
+		d->model->hooks.backend_removed(d->model->hooks.ctx, b);
+	rc = model_backend_del(v, r->args[1], err, err_size);
+	if (rc)
+		return rc;
+	log_info("vip %s: backend %s deleted%s", v->name, r->args[1],
+		 r->opts[0] ? " (forced: its flows move)" : "");
+	*result = json_pack("{s:s,s:s,s:b}", "vip", v->name, "deleted", r->args[1], "forced",
+			    r->opts[0] != NULL);
+	lbd_changed(d, "backend_deleted",
+		    json_pack("{s:s,s:s}", "vip", v->name, "backend", r->args[1]));
+	return 0;
+}
+
+static int ctl_cmd_backend_set(struct lbd *d, const struct ctl_request *r, json_t **result,
+			       char *err, size_t err_size)
+{
+	struct model_vip *v = ctl_vip(d, r->args[0], err, err_size);
+	struct model_backend *b = v ? ctl_backend(v, r->args[1], err, err_size) : NULL;
+	enum model_source by = ctl_by(r, 2), now_by;
+	int rc;
+
+	if (!b)
+		return -ENOENT;
+	if (r->opts[1]) {
+		rc = model_backend_set_weight(b, ctl_grammar_uint(r->opts[1]), err, err_size);
+		if (rc)
+			return rc;
+	}
+	if (r->opts[0]) {
+		enum conf_admin_state asked;
+		model_parse_admin(r->opts[0], &asked);
+		model_backend_set_admin(b, by, asked);
+	}
+	enum conf_admin_state admin = model_backend_admin(b, &now_by);
+	log_info("vip %s: backend %s set by %s:%s%s%s%s; now %s (by %s), weight %u", v->name,
+		 b->name, model_source_name(by), r->opts[0] ? " state " : "",
+		 r->opts[0] ? r->opts[0] : "", r->opts[1] ? " weight " : "",
+		 r->opts[1] ? r->opts[1] : "", model_admin_name(admin), model_source_name(now_by),
+		 b->weight);
+	*result = ctl_backend_json(d, b, false);
+	if (r->opts[0] && admin != CONF_ADMIN_READY && strcmp(r->opts[0], "ready") == 0)
+		json_object_set_new(*result, "note",
+				    json_sprintf("still %s: set by %s, which outranks this request",
+						 model_admin_name(admin), model_source_name(now_by)));
+	lbd_changed(d, "backend_changed",
+		    json_pack("{s:s,s:s,s:s,s:s,s:i}", "vip", v->name, "backend", b->name, "state",
+			      model_admin_name(admin), "by", model_source_name(now_by), "weight",
+			      (json_int_t)b->weight));
+	return 0;
+}
+
+static int ctl_cmd_health_show(struct lbd *d, const struct ctl_request *r, json_t **result,
+			       char *err, size_t err_size)
+{
+	json_t *list = json_array();
+
+	if (r->args[0] && !ctl_vip(d, r->args[0], err, err_size)) {
+		json_decref(list);
+		return -ENOENT;
+	}
+	for (__u32 i = 0; i < d->model->vip_count; i++) {
+		struct model_vip *v = d->model->vips[i];
+		if (v->deleted || (r->args[0] && strcmp(v->name, r->args[0]) != 0))
+			continue;
+		for (__u32 k = 0; k < v->backend_count; k++)
+			if (!v->backends[k]->deleted)
+				json_array_append_new(list, ctl_backend_json(d, v->backends[k], true));
+	}
+	*result = list;
+	return 0;
+}
+
+static int ctl_cmd_health_poll(struct lbd *d, const struct ctl_request *r, json_t **result,
+			       char *err, size_t err_size)
+{
+	struct model_vip *v = ctl_vip(d, r->args[0], err, err_size);
+	__u32 n = 0;
+
+	if (!v)
+		return -ENOENT;
+	if (r->args[1] && !ctl_backend(v, r->args[1], err, err_size))
+		return -ENOENT;
+	for (__u32 k = 0; k < v->backend_count; k++) {
+		struct model_backend *b = v->backends[k];
+		if (b->deleted || (r->args[1] && strcmp(b->name, r->args[1]) != 0))
+			continue;
+		health_poll(d->health, b, health_now_ms());
+		n++;
+	}
+	*result = json_pack("{s:s,s:i}", "vip", v->name, "polled", (json_int_t)n);
+	return 0;
+}
+
+static json_t *ctl_counters_json(const __u64 *now, const __u64 *before, double seconds)
+{
+	json_t *o = json_object();
+
+	for (__u32 c = 0; c < COUNTER_COUNT; c++) {
+		if (before)
+			json_object_set_new(o, counter_name(c),
+					    json_real(seconds > 0 ? (double)(now[c] - before[c]) / seconds
+								  : 0.0));
+		else
+			json_object_set_new(o, counter_name(c), json_integer((json_int_t)now[c]));
+	}
+	return o;
+}
+
+static int ctl_cmd_stats(struct lbd *d, const struct ctl_request *r, json_t **result, char *err,
+			 size_t err_size)
+{
+	bool rate = r->opts[0] != NULL;
+	char why[256];
+
+	if (d->pub.fd < 0 || !d->sample.valid) {
+		snprintf(err, err_size, "no counters: lb-dpdk is not connected");
+		return -ENOTCONN;
+	}
+	if (rate && !d->prev_sample.valid) {
+		snprintf(err, err_size, "no rate yet: lbd needs two samples a second apart");
+		return -EBUSY;
+	}
+	if (!rate && lbd_sample_members(d, why, sizeof(why)) == 0)
+		lbd_take_sample(d, health_now_ms());
+	const struct lbd_sample *s = &d->sample, *p = &d->prev_sample;
+	double seconds = (double)(s->at_ms - p->at_ms) / 1000.0;
+	json_t *o = json_pack("{s:I,s:I,s:I,s:i,s:o}", "generation", (json_int_t)s->stats.generation,
+			      "flows", (json_int_t)s->stats.flows, "flow_capacity",
+			      (json_int_t)s->stats.flow_capacity, "workers",
+			      (json_int_t)s->stats.worker_count, "counters",
+			      ctl_counters_json(s->counters, rate ? p->counters : NULL, seconds));
+	if (rate)
+		json_object_set_new(o, "interval_s", json_real(seconds));
+	json_t *vips = json_array();
+	for (__u32 i = 0; i < d->model->vip_count; i++)
+		if (!d->model->vips[i]->deleted)
+			json_array_append_new(vips, ctl_vip_json(d, d->model->vips[i], false));
+	json_object_set_new(o, "vips", vips);
+	*result = o;
+	return 0;
+}
+
+static int ctl_cmd_lookup(struct lbd *d, const struct ctl_request *r, json_t **result,
+			  char *err, size_t err_size)
+{
+	struct model_vip *v = ctl_vip(d, r->args[0], err, err_size);
+	struct flow_tuple t = { 0 };
+	__u16 port;
+	char addr[64];
+
+	if (!v)
+		return -ENOENT;
+	ctl_grammar_client(r->args[1], &t.family, t.src_addr, &port);
+	if (t.family != v->addr.family) {
+		snprintf(err, err_size, "client %s is IPv%u, vip %s is IPv%u", r->args[1], t.family,
+			 v->name, v->addr.family);
+		return -EINVAL;
+	}
+	memcpy(t.dst_addr, v->addr.addr, sizeof(t.dst_addr));
+	t.proto = v->proto;
+	t.src_port = htons(port);
+	t.dst_port = port ? htons(v->port) : 0;
+	__u32 hash = port ? flow_hash(&t) : flow_hash_addrs(&t);
+	const struct vip_table *table = lbd_table_of(d, v);
+	json_t *o = json_pack("{s:s,s:s,s:I}", "vip", v->name, "client", r->args[1], "hash",
+			      (json_int_t)hash);
+	if (!port)
+		json_object_set_new(o, "note", json_string("no port: hashed on addresses, as fragments"));
+	if (table && table->ring) {
+		__u32 slot = flow_hash_ring_slot(hash, table->table_size);
+		__u32 rank = table->ring[slot];
+		json_object_set_new(o, "slot", json_integer(slot));
+		if (rank != FLOW_NO_BACKEND) {
+			const struct chan_backend *cb = &table->backends[rank];
+			struct conf_addr a = { .family = cb->family };
+			memcpy(a.addr, cb->addr, sizeof(a.addr));
+			const struct model_backend *b = model_backend_find_addr(v, &a, ntohs(cb->port));
+			json_object_set_new(o, "backend", json_string(b ? b->name : "?"));
+			json_object_set_new(o, "backend_address",
+					    json_string(conf_fmt_addr(&a, addr, sizeof(addr))));
+			json_object_set_new(o, "backend_port", json_integer(ntohs(cb->port)));
+		} else {
+			json_object_set_new(o, "backend", json_null());
+		}
+	} else {
+		json_object_set_new(o, "backend", json_null());
+		json_object_set_new(o, "note", json_string("the VIP's table is not published yet"));
+	}
+	struct chan_flow flow;
+	if (!port || d->pub.fd < 0 || publish_flow_find(&d->pub, &t, &flow, err, err_size)) {
+		json_object_set_new(o, "in_flow_table", json_null());
+	} else {
+		json_object_set_new(o, "in_flow_table", json_boolean(flow.flags & CHAN_FLOW_FOUND));
+		if (flow.flags & CHAN_FLOW_FOUND) {
+			struct conf_addr a = { .family = flow.backend.family };
+			memcpy(a.addr, flow.backend.addr, sizeof(a.addr));
+			const struct model_backend *b =
+				model_backend_find_addr(v, &a, ntohs(flow.backend.port));
+			json_object_set_new(o, "flow_backend", json_string(b ? b->name : "?"));
+			json_object_set_new(o, "flow_worker", json_integer(flow.worker));
+			json_object_set_new(o, "flow_expires_in_s", json_integer(flow.expires_in_s));
+		}
+	}
+	*result = o;
+	return 0;
+}
+
+static int ctl_cmd_config_check(struct lbd *d, const struct ctl_request *r, json_t **result,
+				char *err, size_t err_size)
+{
+	(void)r;
+	return lbd_reload(d, false, result, err, err_size);
+}
+
+static int ctl_cmd_config_reload(struct lbd *d, const struct ctl_request *r, json_t **result,
+				 char *err, size_t err_size)
+{
+	(void)r;
+	return lbd_reload(d, true, result, err, err_size);
+}
+
+static int ctl_cmd_config_show(struct lbd *d, const struct ctl_request *r, json_t **result,
+			       char *err, size_t err_size)
+{
+	char *text = NULL;
+	int rc;
+
+	(void)r;
+	rc = config_dump(d->cfg, d->model, &text, err, err_size);
+	if (rc)
+		return rc;
+	*result = json_pack("{s:s}", "config", text);
+	free(text);
+	return 0;
+}
+
+static int ctl_cmd_state_show(struct lbd *d, const struct ctl_request *r, json_t **result,
+			      char *err, size_t err_size)
+{
+	(void)r, (void)err, (void)err_size;
+	*result = state_dump(d->model);
+	json_object_set_new(*result, "file", json_string(d->cfg->global.state_file));
+	return 0;
+}
+
+static int ctl_cmd_state_save(struct lbd *d, const struct ctl_request *r, json_t **result,
+			      char *err, size_t err_size)
+{
+	int rc;
+
+	(void)r;
+	if (!d->cfg->global.state_file[0]) {
+		snprintf(err, err_size, "global.state_file is empty: nothing is persisted");
+		return -EINVAL;
+	}
+	rc = lbd_save_state(d, err, err_size);
+	if (rc)
+		return rc;
+	*result = json_pack("{s:s}", "saved", d->cfg->global.state_file);
+	return 0;
+}
+
+static int ctl_cmd_monitor(struct lbd *d, const struct ctl_request *r, json_t **result,
+			   char *err, size_t err_size)
+{
+	(void)d, (void)r, (void)err, (void)err_size;
+	*result = json_pack("{s:b}", "monitor", 1);
+	return 0;
+}
+
+static int ctl_cmd_help(struct lbd *d, const struct ctl_request *r, json_t **result, char *err,
+			size_t err_size)
+{
+	char text[16384];
+
+	(void)d;
+	if (ctl_grammar_help(r->args[0], text, sizeof(text))) {
+		snprintf(err, err_size, "no command starts with \"%s\"", r->args[0]);
+		return -ENOENT;
+	}
+	*result = json_pack("{s:s}", "help", text);
+	return 0;
+}
+
+/* Indexed by enum ctl_cmd: the grammar table says what each takes. */
+static const ctl_handler ctl_handlers[CTL_CMD_COUNT] = {
+	[CTL_CMD_INFO] = ctl_cmd_info,
+	[CTL_CMD_VIP_LIST] = ctl_cmd_vip_list,
+	[CTL_CMD_VIP_SHOW] = ctl_cmd_vip_show,
+	[CTL_CMD_VIP_ADD] = ctl_cmd_vip_add,
+	[CTL_CMD_VIP_DEL] = ctl_cmd_vip_del,
+	[CTL_CMD_VIP_SET] = ctl_cmd_vip_set,
+	[CTL_CMD_BACKEND_LIST] = ctl_cmd_backend_list,
+	[CTL_CMD_BACKEND_SHOW] = ctl_cmd_backend_show,
+	[CTL_CMD_BACKEND_ADD] = ctl_cmd_backend_add,
+	[CTL_CMD_BACKEND_DEL] = ctl_cmd_backend_del,
+	[CTL_CMD_BACKEND_SET] = ctl_cmd_backend_set,
+	[CTL_CMD_HEALTH_SHOW] = ctl_cmd_health_show,
+	[CTL_CMD_HEALTH_POLL] = ctl_cmd_health_poll,
+	[CTL_CMD_STATS] = ctl_cmd_stats,
+	[CTL_CMD_LOOKUP] = ctl_cmd_lookup,
+	[CTL_CMD_CONFIG_CHECK] = ctl_cmd_config_check,
+	[CTL_CMD_CONFIG_RELOAD] = ctl_cmd_config_reload,
+	[CTL_CMD_CONFIG_SHOW] = ctl_cmd_config_show,
+	[CTL_CMD_STATE_SHOW] = ctl_cmd_state_show,
+	[CTL_CMD_STATE_SAVE] = ctl_cmd_state_save,
+	[CTL_CMD_MONITOR] = ctl_cmd_monitor,
+	[CTL_CMD_HELP] = ctl_cmd_help,
+};
+
+static json_t *ctl_error_reply(int rc, const char *message)
+{
+	return json_pack("{s:b,s:{s:s,s:s}}", "ok", 0, "error", "code", ctl_error_code(rc),
+			 "message", message);
+}
+
+json_t *ctl_execute(struct lbd *d, char *line, bool *monitor)
+{
+	char *words[CTL_WORDS_MAX];
+	char err[2048] = "";
+	struct ctl_request req;
+	json_t *result = NULL;
+	int n = ctl_grammar_split(line, words, CTL_WORDS_MAX, err, sizeof(err));
+
+	*monitor = false;
+	if (n < 0)
+		return ctl_error_reply(-EINVAL, err);
+	if (ctl_grammar_parse(n, words, &req, err, sizeof(err)))
+		return ctl_error_reply(-EINVAL, err);
+	int rc = ctl_handlers[req.cmd->id](d, &req, &result, err, sizeof(err));
+	if (rc) {
+		json_decref(result);
+		return ctl_error_reply(rc, *err ? err : strerror(-rc));
+	}
+	if (req.cmd->id == CTL_CMD_MONITOR)
+		*monitor = true;
+	lbd_publish_due(d, health_now_ms());
+	return json_pack("{s:b,s:o}", "ok", 1, "result", result ? result : json_null());
+}
+
+/* ---- the socket server ---- */
+
+struct ctl_client {
+	int fd;
+	bool monitor;
+	bool closing; /* close once the output is flushed */
+	__u64 last_ms;
+	char in[CTL_LINE_MAX];
+	__u32 in_len;
+	char *out;
+	size_t out_len, out_off, out_cap;
+	struct ctl_client *next, *prev;
+};
+
+struct ctl_server {
+	struct lbd *d;
+	int listen_fd, epoll_fd;
+	char path[108];
+	struct ctl_client *clients;
+	__u32 client_count;
+	__u64 refused;
+};
+
+static void ctl_client_close(struct ctl_server *s, struct ctl_client *c)
+{
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c->out);
+	free(c);
+	s->client_count--;
+}
+
+/* Queues bytes for a client; false when its buffer limit is reached. */
+static bool ctl_client_queue(struct ctl_client *c, const char *data, size_t len, size_t limit)
+{
+	if (c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	if (c->out_len - c->out_off + len > limit)
+		return false;
+	if (c->out_len + len > c->out_cap) {
+		if (c->out_off) {
+			memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+			c->out_len -= c->out_off;
+			c->out_off = 0;
+		}
+		size_t cap = c->out_cap ? c->out_cap : 4096;
+		while (cap < c->out_len + len)
+			cap *= 2;
+		char *grown = realloc(c->out, cap);
+		if (!grown)
+			return false;
+		c->out = grown;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, data, len);
+	c->out_len += len;
+	return true;
+}
+
+static void ctl_client_want(struct ctl_server *s, struct ctl_client *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
+
+	if (c->out_len > c->out_off)
+		ev.events |= EPOLLOUT;
+	epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* Writes what the socket takes. Returns false when the client is gone. */
+static bool ctl_client_flush(struct ctl_server *s, struct ctl_client *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			ctl_client_close(s, c);
+			return false;
+		}
+		c->out_off += (size_t)n;
+	}
+	if (c->closing && c->out_off == c->out_len) {
+		ctl_client_close(s, c);
+		return false;
+	}
+	ctl_client_want(s, c);
+	return true;
+}
+
+static void ctl_client_reply(struct ctl_server *s, struct ctl_client *c, json_t *reply)
+{
+	char *text = json_dumps(reply, JSON_COMPACT);
+
+	json_decref(reply);
+	if (!text || !ctl_client_queue(c, text, strlen(text), CTL_OUTPUT_MAX) ||
+	    !ctl_client_queue(c, "\n", 1, CTL_OUTPUT_MAX + 1))
+		c->closing = true;
+	free(text);
+	(void)s;
+}
+
+static void ctl_client_input(struct ctl_server *s, struct ctl_client *c)
+{
+	for (;;) {
+		ssize_t n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+			/* A half-closed client still gets its replies. */
+			c->closing = true;
+			break;
+		}
+		if (n < 0)
+			break;
+		c->in_len += (__u32)n;
+		c->last_ms = health_now_ms();
+		char *nl;
+		while ((nl = memchr(c->in, '\n', c->in_len)) != NULL) {
+			size_t len = (size_t)(nl - c->in);
+			bool monitor = false;
+			*nl = '\0';
+			json_t *reply = ctl_execute(s->d, c->in, &monitor);
+			ctl_client_reply(s, c, reply);
+			c->monitor |= monitor;
+			memmove(c->in, nl + 1, c->in_len - len - 1);
+			c->in_len -= (__u32)(len + 1);
+		}
+		if (c->in_len == sizeof(c->in)) {
+			char msg[96];
+			snprintf(msg, sizeof(msg), "request longer than %d bytes", CTL_LINE_MAX - 1);
+			ctl_client_reply(s, c, ctl_error_reply(-EMSGSIZE, msg));
+			c->closing = true;
+			c->in_len = 0;
+			break;
+		}
+	}
+	if (c->closing && c->in_len) {
+		/* The last line had no newline: the end of the stream ends it. */
+		bool monitor;
+		c->in[c->in_len] = '\0';
+		ctl_client_reply(s, c, ctl_execute(s->d, c->in, &monitor));
+		c->in_len = 0;
+	}
+	ctl_client_flush(s, c);
+}
+
+static void ctl_accept(struct ctl_server *s)
+{
+	for (;;) {
+		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		if (s->client_count >= CTL_CLIENTS_MAX) {
+			static const char busy[] = "{\"ok\":false,\"error\":{\"code\":\"busy\",\"message\":"
+						   "\"too many control clients\"}}\n";
+			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+				s->refused++;
+			close(fd);
+			s->refused++;
+			continue;
+		}
+		struct ctl_client *c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->last_ms = health_now_ms();
+		c->next = s->clients;
+		if (s->clients)
+			s->clients->prev = c;
+		s->clients = c;
+		s->client_count++;
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
+		epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+	}
+}
+
+struct ctl_server *ctl_create(struct lbd *d, const char *path, char *err, size_t err_size)
+{
+	struct ctl_server *s = calloc(1, sizeof(*s));
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+	if (!s) {
+		snprintf(err, err_size, "out of memory");
+		return NULL;
+	}
+	s->d = d;
+	s->listen_fd = s->epoll_fd = -1;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, err_size, "path longer than %zu bytes", sizeof(sun.sun_path) - 1);
+		goto fail;
+	}
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->listen_fd < 0 || s->epoll_fd < 0) {
+		snprintf(err, err_size, "%s", strerror(errno));
+		goto fail;
+	}
+	/* A socket file left by a dead lbd is replaced; a live lbd answers
+	 * a connect, and then this one must not steal its socket. */
+	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		close(probe);
+		snprintf(err, err_size, "another lbd is listening there");
+		goto fail;
+	}
+	if (probe >= 0)
+		close(probe);
+	unlink(path);
+	char dir[sizeof(sun.sun_path)];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		mkdir(dir, 0750);
+	}
+	mode_t old_mask = umask(0117); /* 0660: owner and group */
+	int rc = bind(s->listen_fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old_mask);
+	if (rc < 0 || listen(s->listen_fd, 128) < 0) {
+		snprintf(err, err_size, "%s", strerror(errno));
+		goto fail;
+	}
+	chmod(path, 0660);
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->listen_fd, &ev);
+	return s;
+fail:
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	if (s->epoll_fd >= 0)
+		close(s->epoll_fd);
+	free(s);
+	return NULL;
+}
+
+void ctl_destroy(struct ctl_server *s)
+{
+	if (!s)
+		return;
+	while (s->clients)
+		ctl_client_close(s, s->clients);
+	close(s->listen_fd);
+	close(s->epoll_fd);
+	unlink(s->path);
+	free(s);
+}
+
+int ctl_fd(const struct ctl_server *s)
+{
+	return s->epoll_fd;
+}
+
+void ctl_run(struct ctl_server *s)
+{
+	struct epoll_event events[64];
+	int n = epoll_wait(s->epoll_fd, events, 64, 0);
+
+	for (int i = 0; i < n; i++) {
+		struct ctl_client *c = events[i].data.ptr;
+		if (!c) {
+			ctl_accept(s);
+			continue;
+		}
+		if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			ctl_client_input(s, c);
+		else if (events[i].events & EPOLLOUT)
+			ctl_client_flush(s, c);
+	}
+}
+
+void ctl_tick(struct ctl_server *s, __u64 now_ms)
+{
+	for (struct ctl_client *c = s->clients, *next; c; c = next) {
+		next = c->next;
+		if (!c->monitor && c->out_off == c->out_len && now_ms - c->last_ms > CTL_IDLE_TIMEOUT_MS)
+			ctl_client_close(s, c);
+	}
+}
+
+void ctl_broadcast(struct ctl_server *s, json_t *event)
+{
+	char *text = json_dumps(event, JSON_COMPACT);
+
+	if (!text)
+		return;
+	size_t len = strlen(text);
+	text[len] = '\n';
+	for (struct ctl_client *c = s->clients, *next; c; c = next) {
+		next = c->next;
+		if (!c->monitor)
+			continue;
+		/* A monitor that does not read is cut, not waited for. */
+		if (!ctl_client_queue(c, text, len + 1, CTL_MONITOR_BACKLOG)) {
+			ctl_client_close(s, c);
+			continue;
+		}
+		ctl_client_flush(s, c);
+	}
+	free(text);
+}

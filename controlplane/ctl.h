@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * lbd's control socket: an AF_UNIX stream socket (mode 0660) where each
+ * request is one line in lbctl's grammar (controlplane/ctl_grammar.h) and
+ * each reply one line of JSON:
+ *   {"ok":true,"result":...}
+ *   {"ok":false,"error":{"code":"not_found","message":"vip web has no backend b9"}}
+ * A client may send several requests on one connection; `monitor` turns the
+ * connection into a stream of events, one JSON object per line.
+ *
+ * Every command is a plain function from a parsed request to a result
+ * object (ctl_execute() runs one without a socket, for the tests). The
+ * server never blocks: sockets are non-blocking, a request line is bounded
+ * (CTL_LINE_MAX), replies wait in a bounded per-client buffer, clients idle
+ * without a complete request are closed, and so are monitors that do not
+ * read their events.
+ */
+#ifndef FULCRUM_CTL_H
+#define FULCRUM_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+#include <linux/types.h>
+
+struct lbd;
+struct ctl_server;
+
+#define CTL_CLIENTS_MAX      1024
+#define CTL_IDLE_TIMEOUT_MS  30000
+#define CTL_OUTPUT_MAX       (64u << 20) /* a reply for 100 000 backends fits */
+#define CTL_MONITOR_BACKLOG  (1u << 20)  /* unread events before a monitor is cut */
+
+/* Listens on path (replacing a stale socket). NULL with a message in err. */
+struct ctl_server *ctl_create(struct lbd *d, const char *path, char *err, size_t err_size);
+void ctl_destroy(struct ctl_server *s);
+
+/* The epoll fd lbd watches; ctl_run() when it is readable. */
+int ctl_fd(const struct ctl_server *s);
+void ctl_run(struct ctl_server *s);
+
+/* Once a second: closes idle clients. */
+void ctl_tick(struct ctl_server *s, __u64 now_ms);
+
+/* Sends an event line to every monitor. */
+void ctl_broadcast(struct ctl_server *s, json_t *event);
+
+/* Runs one request line against d and returns the reply object (a new
+ * reference). *monitor is set when the request was `monitor`. */
+json_t *ctl_execute(struct lbd *d, char *line, bool *monitor);
+
+/* The error code of a -errno, as replies spell it ("not_found", ...). */
+const char *ctl_error_code(int err);
+
+#endif /* FULCRUM_CTL_H */

@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * lbd's control commands without a socket (ctl_execute() on a daemon with
+ * no dataplane), the grammar lbctl shares, the state file, the running
+ * configuration read back, and the health engine against a real listener.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "controlplane/config_dump.h"
+#include "controlplane/ctl.h"
+#include "controlplane/ctl_grammar.h"
+#include "controlplane/lbd.h"
+#include "controlplane/state.h"
+
+static char dir[] = "/tmp/fulcrum-ctl-XXXXXX";
+static char conf_path[128], state_path[128];
+
+static void write_conf(const char *backend_port_line)
+{
+	FILE *f = fopen(conf_path, "w");
+
+	assert_non_null(f);
+	fprintf(f,
+		"global = { control_socket = \"%s/lbd.sock\"; state_file = \"%s\"; log_level = \"error\"; };\n"
+		"dataplane = { mode = \"dpdk\"; encap_source_v4 = \"10.0.0.2\";\n"
+		"  dpdk = { control_socket = \"%s/none.sock\";\n"
+		"           ports = ( { name = \"p0\"; device = \"net_null0\"; } ); }; };\n"
+		"health_defaults = { type = \"tcp\"; fast_interval_ms = 100; interval_ms = 200;\n"
+		"                    timeout_ms = 100; rise = 2; fall = 2; jitter_pct = 0; };\n"
+		"vips = ( { name = \"web\"; protocol = \"tcp\"; address = \"10.99.0.1\"; port = 80;\n"
+		"  backends = ( { name = \"b1\"; address = \"127.0.0.1\"; %s weight = 10; },\n"
+		"               { name = \"b2\"; address = \"10.1.0.2\"; state = \"drain\"; } ); } );\n",
+		dir, state_path, dir, backend_port_line);
+	fclose(f);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/fulcrum-ctl-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(conf_path, sizeof(conf_path), "%s/lb.conf", dir);
+	snprintf(state_path, sizeof(state_path), "%s/state.json", dir);
+	write_conf("port = 80;");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[256];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+/* Runs a request; returns the reply (caller decrefs). */
+static json_t *run(struct lbd *d, const char *request)
+{
+	char line[CTL_LINE_MAX];
+	bool monitor;
+
+	snprintf(line, sizeof(line), "%s", request);
+	return ctl_execute(d, line, &monitor);
+}
+
+static void expect_ok(struct lbd *d, const char *request)
+{
+	json_t *r = run(d, request);
+
+	if (!json_is_true(json_object_get(r, "ok"))) {
+		char *text = json_dumps(r, 0);
+		fail_msg("%s -> %s", request, text);
+	}
+	json_decref(r);
+}
+
+static void expect_error(struct lbd *d, const char *request, const char *code)
+{
+	json_t *r = run(d, request);
+
+	assert_false(json_is_true(json_object_get(r, "ok")));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(r, "error"), "code")),
+			    code);
+	assert_non_null(json_string_value(json_object_get(json_object_get(r, "error"), "message")));
+	json_decref(r);
+}
+
+static void the_grammar_checks_every_word_and_names_the_bad_one(void **state)
+{
+	char line[] = "backend set web \"b 1\" state drain";
+	char *words[CTL_WORDS_MAX];
+	struct ctl_request req;
+	char err[1024];
+
+	(void)state;
+	assert_int_equal(ctl_grammar_split(line, words, CTL_WORDS_MAX, err, sizeof(err)), 6);
+	assert_string_equal(words[3], "b 1");
+	assert_int_equal(ctl_grammar_parse(6, words, &req, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "\"b 1\""));
+	assert_non_null(strstr(err, "usage: backend set VIP BACKEND"));
+
+	char *ok[] = { "backend", "set", "web", "b1", "weight", "7", "by", "scaler" };
+	assert_int_equal(ctl_grammar_parse(8, ok, &req, err, sizeof(err)), 0);
+	assert_int_equal(req.cmd->id, CTL_CMD_BACKEND_SET);
+	assert_string_equal(req.opts[1], "7");
+	assert_string_equal(req.opts[2], "scaler");
+
+	char *nothing[] = { "backend", "set", "web", "b1", "by", "scaler" };
+	assert_int_equal(ctl_grammar_parse(6, nothing, &req, err, sizeof(err)), -EINVAL);
+	char *twice[] = { "backend", "set", "web", "b1", "weight", "1", "weight", "2" };
+	assert_int_equal(ctl_grammar_parse(8, twice, &req, err, sizeof(err)), -EINVAL);
+	char *unknown[] = { "vip", "frob" };
+	assert_int_equal(ctl_grammar_parse(2, unknown, &req, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "list|show|add|del|set"));
+	char *client[] = { "lookup", "web", "[fd00::1]:443" };
+	assert_int_equal(ctl_grammar_parse(3, client, &req, err, sizeof(err)), 0);
+	char *bad_client[] = { "lookup", "web", "1.2.3.4:70000" };
+	assert_int_equal(ctl_grammar_parse(3, bad_client, &req, err, sizeof(err)), -EINVAL);
+	char unbalanced[] = "vip show \"web";
+	assert_int_equal(ctl_grammar_split(unbalanced, words, CTL_WORDS_MAX, err, sizeof(err)),
+			 -EINVAL);
+}
+
+static void help_lists_every_command_of_the_parser_table(void **state)
+{
+	char help[16384], usage[512];
+	__u32 count;
+	const struct ctl_command *cmds = ctl_grammar_commands(&count);
+
+	(void)state;
+	assert_int_equal(count, CTL_CMD_COUNT);
+	assert_int_equal(ctl_grammar_help(NULL, help, sizeof(help)), 0);
+	for (__u32 i = 0; i < count; i++) {
+		assert_int_equal(cmds[i].id, (enum ctl_cmd)i);
+		ctl_grammar_usage(&cmds[i], usage, sizeof(usage));
+		assert_non_null(strstr(help, usage));
+	}
+	assert_int_equal(ctl_grammar_help("nosuch", help, sizeof(help)), -ENOENT);
+}
+
+static void commands_change_the_model_and_bad_ones_get_error_replies(void **state)
+{
+	struct lbd d;
+
+	(void)state;
+	assert_int_equal(lbd_init(&d, conf_path), 0);
+	expect_ok(&d, "info");
+	expect_ok(&d, "vip list");
+	expect_ok(&d, "backend set web b1 state drain");
+	struct model_backend *b1 = model_backend_find(model_vip_find(d.model, "web"), "b1");
+	assert_int_equal(model_backend_admin(b1, NULL), CONF_ADMIN_DRAIN);
+	expect_ok(&d, "backend set web b1 state ready by scaler");
+	assert_int_equal(model_backend_admin(b1, NULL), CONF_ADMIN_DRAIN); /* operator's stays */
+	expect_ok(&d, "backend set web b1 state ready");
+	assert_int_equal(model_backend_admin(b1, NULL), CONF_ADMIN_READY);
+	expect_ok(&d, "backend add web b3 10.1.0.3 weight 5 by scaler");
+	expect_error(&d, "backend add web b3 10.1.0.4", "exists");
+	expect_error(&d, "backend add web b4 fd00::4", "invalid"); /* no v6 tunnel source */
+	expect_error(&d, "backend show web nosuch", "not_found");
+	expect_error(&d, "backend frob", "invalid");
+	expect_error(&d, "", "invalid");
+	/* Removing needs the dataplane's flow count, or --force. */
+	expect_error(&d, "backend del web b3", "busy");
+	expect_ok(&d, "backend del web b3 --force");
+	assert_null(model_backend_find(model_vip_find(d.model, "web"), "b3"));
+	expect_ok(&d, "vip add api udp 10.99.0.2 53 health none min_up 2");
+	expect_ok(&d, "vip set api min_up 0");
+	expect_error(&d, "vip set api table_size 100", "invalid");
+	expect_ok(&d, "health poll web");
+	expect_error(&d, "stats", "dataplane_unavailable");
+	json_t *r = run(&d, "lookup web 192.0.2.1:5555");
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	json_decref(r);
+	expect_error(&d, "lookup web fd00::9", "invalid"); /* family mismatch */
+	lbd_fini(&d);
+}
+
+static void run_time_changes_survive_a_restart_through_the_state_file(void **state)
+{
+	struct lbd d;
+
+	(void)state;
+	unlink(state_path);
+	assert_int_equal(lbd_init(&d, conf_path), 0);
+	expect_ok(&d, "backend set web b1 state maint by scaler");
+	expect_ok(&d, "backend set web b1 weight 42");
+	expect_ok(&d, "backend add web b5 10.1.0.5 port 8080 weight 3");
+	expect_ok(&d, "backend del web b2 --force");
+	expect_ok(&d, "vip add api tcp 10.99.0.2 443 table_size 7");
+	lbd_fini(&d); /* each change was written as it was made */
+
+	assert_int_equal(lbd_init(&d, conf_path), 0);
+	struct model_vip *web = model_vip_find(d.model, "web");
+	struct model_backend *b1 = model_backend_find(web, "b1");
+	assert_int_equal(b1->admin[MODEL_BY_SCALER], CONF_ADMIN_MAINT);
+	assert_int_equal(b1->weight, 42);
+	struct model_backend *b5 = model_backend_find(web, "b5");
+	assert_non_null(b5);
+	assert_int_equal(b5->port, 8080);
+	assert_int_equal(b5->weight, 3);
+	assert_null(model_backend_find(web, "b2"));
+	assert_non_null(model_vip_find(d.model, "api"));
+	assert_int_equal(model_vip_find(d.model, "api")->table_size, 7);
+	lbd_fini(&d);
+	unlink(state_path);
+}
+
+static void config_show_reads_back_as_the_same_configuration(void **state)
+{
+	struct lbd d;
+	struct conf_errors errors;
+	char path[160], *text = NULL, err[256];
+
+	(void)state;
+	unlink(state_path);
+	assert_int_equal(lbd_init(&d, conf_path), 0);
+	expect_ok(&d, "backend add web b6 10.1.0.6 weight 9");
+	expect_ok(&d, "backend set web b1 state drain");
+	assert_int_equal(config_dump(d.cfg, d.model, &text, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/shown.conf", dir);
+	FILE *f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	struct conf *back = conf_load(path, &errors);
+	for (__u32 i = 0; !back && i < errors.count; i++)
+		fprintf(stderr, "%s\n", errors.messages[i]);
+	assert_non_null(back);
+	assert_int_equal(back->vip_count, 1);
+	assert_int_equal(back->vips[0].backend_count, 3);
+	assert_string_equal(back->vips[0].backends[2].name, "b6");
+	assert_int_equal(back->vips[0].backends[2].weight, 9);
+	assert_int_equal(back->vips[0].backends[0].state, CONF_ADMIN_DRAIN);
+	/* Shown again from what it read, it is the same text. */
+	struct model *m2 = model_create(back);
+	char *again = NULL;
+	assert_int_equal(config_dump(back, m2, &again, err, sizeof(err)), 0);
+	assert_string_equal(text, again);
+	free(again);
+	model_destroy(m2);
+	conf_destroy(back);
+	free(text);
+	lbd_fini(&d);
+	unlink(state_path);
+}
+
+static void health_checks_bring_a_listening_backend_up_and_a_closed_one_down(void **state)
+{
+	struct lbd d;
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	char line[64];
+
+	(void)state;
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(ls, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(ls, 64), 0);
+	getsockname(ls, (struct sockaddr *)&sin, &len);
+	snprintf(line, sizeof(line), "port = %u;", ntohs(sin.sin_port));
+	write_conf(line);
+	unlink(state_path);
+	assert_int_equal(lbd_init(&d, conf_path), 0);
+	struct model_backend *b1 = model_backend_find(model_vip_find(d.model, "web"), "b1");
+	__u64 deadline = health_now_ms() + 3000;
+	while (!model_backend_up(b1) && health_now_ms() < deadline) {
+		usleep(5000);
+		health_run(d.health, health_now_ms());
+	}
+	assert_true(model_backend_up(b1));
+	close(ls);
+	deadline = health_now_ms() + 3000;
+	while (model_backend_up(b1) && health_now_ms() < deadline) {
+		usleep(5000);
+		health_run(d.health, health_now_ms());
+	}
+	assert_false(model_backend_up(b1));
+	assert_non_null(strstr(b1->check_reason, "connect"));
+	lbd_fini(&d);
+	write_conf("port = 80;");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(the_grammar_checks_every_word_and_names_the_bad_one),
+		cmocka_unit_test(help_lists_every_command_of_the_parser_table),
+		cmocka_unit_test(commands_change_the_model_and_bad_ones_get_error_replies),
+		cmocka_unit_test(run_time_changes_survive_a_restart_through_the_state_file),
+		cmocka_unit_test(config_show_reads_back_as_the_same_configuration),
+		cmocka_unit_test(health_checks_bring_a_listening_backend_up_and_a_closed_one_down),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * lbctl: the operator's command line for lbd.
+ *
+ *   lbctl [-s SOCKET] [-j] OBJECT [COMMAND] [ARGS...]
+ *
+ * The arguments are checked against the grammar lbd uses
+ * (controlplane/ctl_grammar.h), sent as one line over lbd's control socket,
+ * and the one-line JSON reply is shown as tables (or as is, with -j).
+ * `lbctl help` needs no daemon. Exit codes: 0 ok, 1 lbd answered with an
+ * error, 2 usage, 3 lbd cannot be reached.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "controlplane/ctl_grammar.h"
+
+#define LBCTL_DEFAULT_SOCKET "/run/fulcrum/lbd.sock"
+#define LBCTL_TIMEOUT_MS     30000
+
+enum { LBCTL_OK = 0, LBCTL_ERROR = 1, LBCTL_USAGE = 2, LBCTL_UNREACHABLE = 3 };
+
+static void lbctl_usage(FILE *out)
+{
+	char help[16384];
+
+	ctl_grammar_help(NULL, help, sizeof(help));
+	fprintf(out,
+		"usage: lbctl [-s SOCKET] [-j] OBJECT [COMMAND] [ARGS...]\n"
+		"  -s SOCKET  lbd's control socket (default " LBCTL_DEFAULT_SOCKET ")\n"
+		"  -j         print lbd's JSON reply as it is\n"
+		"Exit status: 0 ok, 1 error from lbd, 2 usage, 3 cannot reach lbd.\n\n"
+		"Commands:\n%s",
+		help);
+}
+
+/* ---- rendering ---- */
+
+static void lbctl_print_value(json_t *v, int width)
+{
+	char buf[64];
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		printf("%-*s", width, json_string_value(v));
+		return;
+	case JSON_INTEGER:
+		printf("%-*lld", width, (long long)json_integer_value(v));
+		return;
+	case JSON_REAL:
+		snprintf(buf, sizeof(buf), "%.2f", json_real_value(v));
+		printf("%-*s", width, buf);
+		return;
+	case JSON_TRUE:
+		printf("%-*s", width, "yes");
+		return;
+	case JSON_FALSE:
+		printf("%-*s", width, "no");
+		return;
+	case JSON_NULL:
+		printf("%-*s", width, "-");
+		return;
+	default: {
+		char *text = json_dumps(v, JSON_COMPACT);
+		printf("%-*s", width, text ? text : "?");
+		free(text);
+	}
+	}
+}
+
+static int lbctl_value_width(json_t *v)
+{
+	char buf[64];
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return (int)strlen(json_string_value(v));
+	case JSON_INTEGER:
+		return snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
+	case JSON_REAL:
+		return snprintf(buf, sizeof(buf), "%.2f", json_real_value(v));
+	case JSON_TRUE:
+		return 3;
+	default:
+		return 2;
+	}
+}
+
+/* An array of objects as a table of the given columns (key, heading). */
+static void lbctl_table(json_t *rows, const char *const *columns)
+{
+	int widths[24];
+	int n = 0;
+	size_t i;
+	json_t *row;
+
+	for (n = 0; columns[2 * n]; n++) {
+		widths[n] = (int)strlen(columns[2 * n + 1]);
+		json_array_foreach(rows, i, row) {
+			int w = lbctl_value_width(json_object_get(row, columns[2 * n]));
+			widths[n] = w > widths[n] ? w : widths[n];
+		}
+	}
+	for (int c = 0; c < n; c++)
+		printf("%-*s%s", widths[c], columns[2 * c + 1], c + 1 < n ? "  " : "\n");
+	json_array_foreach(rows, i, row) {
+		for (int c = 0; c < n; c++) {
+			json_t *v = json_object_get(row, columns[2 * c]);
+			lbctl_print_value(v ? v : json_null(), c + 1 < n ? widths[c] : 0);
+			printf("%s", c + 1 < n ? "  " : "\n");
+		}
+	}
+}
+
+/* An object as "key: value" lines; nested objects indent. */
+static void lbctl_fields(json_t *o, int indent)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(o, key, v) {
+		if (json_is_object(v)) {
+			printf("%*s%s:\n", indent, "", key);
+			lbctl_fields(v, indent + 2);
+		} else if (json_is_array(v) && json_array_size(v) && json_is_object(json_array_get(v, 0))) {
+			continue; /* tables are printed by the caller */
+		} else {
+			printf("%*s%s: ", indent, "", key);
+			lbctl_print_value(v, 0);
+			printf("\n");
+		}
+	}
+}
+
+static const char *const lbctl_vip_columns[] = {
+	"name", "VIP", "protocol", "PROTO", "address", "ADDRESS", "port", "PORT",
+	"backends", "BACKENDS", "up", "UP", "min_up", "MIN_UP", "announced", "ANNOUNCED",
+	"packets", "PACKETS", "flows_new", "NEW_FLOWS", "drops_no_backend", "NO_BACKEND_DROPS",
+	NULL, NULL
+};
+
+static const char *const lbctl_backend_columns[] = {
+	"vip", "VIP", "name", "BACKEND", "address", "ADDRESS", "port", "PORT", "state", "STATE",
+	"state_by", "BY", "health", "HEALTH", "weight", "WEIGHT", "effective_weight", "EFFECTIVE",
+	"table", "TABLE", "flows_active", "ACTIVE_FLOWS", "packets", "PACKETS",
+	NULL, NULL
+};
+
+static void lbctl_health_table(json_t *rows)
+{
+	static const char *const columns[] = {
+		"vip", "VIP", "name", "BACKEND", "health", "HEALTH", "check_up", "CHECK",
+		"reason", "LAST_RESULT", "agent_report", "AGENT", "agent_error", "AGENT_ERROR",
+		NULL, NULL
+	};
+	size_t i;
+	json_t *row;
+
+	/* Flatten what the table shows from the nested objects. */
+	json_array_foreach(rows, i, row) {
+		json_t *check = json_object_get(row, "check"), *agent = json_object_get(row, "agent");
+		json_object_set(row, "check_up", json_object_get(check, "up"));
+		json_object_set(row, "reason", json_object_get(check, "reason"));
+		json_object_set(row, "agent_report", agent ? json_object_get(agent, "report")
+							   : json_null());
+		json_object_set(row, "agent_error", agent ? json_object_get(agent, "error")
+							  : json_null());
+	}
+	lbctl_table(rows, columns);
+}
+
+static void lbctl_render(const struct ctl_command *c, json_t *result)
+{
+	switch (c->id) {
+	case CTL_CMD_VIP_LIST:
+		lbctl_table(result, lbctl_vip_columns);
+		return;
+	case CTL_CMD_VIP_SHOW:
+		lbctl_fields(result, 0);
+		printf("\n");
+		lbctl_table(json_object_get(result, "backend_list"), lbctl_backend_columns);
+		return;
+	case CTL_CMD_BACKEND_LIST:
+		lbctl_table(result, lbctl_backend_columns);
+		return;
+	case CTL_CMD_HEALTH_SHOW:
+		lbctl_health_table(result);
+		return;
+	case CTL_CMD_STATS: {
+		json_t *counters = json_object_get(result, "counters");
+		const char *key;
+		json_t *v;
+		printf("generation %lld, %lld flows of %lld, %lld workers%s\n",
+		       (long long)json_integer_value(json_object_get(result, "generation")),
+		       (long long)json_integer_value(json_object_get(result, "flows")),
+		       (long long)json_integer_value(json_object_get(result, "flow_capacity")),
+		       (long long)json_integer_value(json_object_get(result, "workers")),
+		       json_object_get(result, "interval_s") ? " (per second)" : "");
+		json_object_foreach(counters, key, v) {
+			if ((json_is_integer(v) && json_integer_value(v) == 0) ||
+			    (json_is_real(v) && json_real_value(v) == 0.0))
+				continue;
+			printf("  %-24s ", key);
+			lbctl_print_value(v, 0);
+			printf("\n");
+		}
+		printf("\n");
+		lbctl_table(json_object_get(result, "vips"), lbctl_vip_columns);
+		return;
+	}
+	case CTL_CMD_CONFIG_SHOW:
+		fputs(json_string_value(json_object_get(result, "config")), stdout);
+		return;
+	case CTL_CMD_STATE_SHOW: {
+		char *text = json_dumps(result, JSON_INDENT(2));
+		printf("%s\n", text ? text : "");
+		free(text);
+		return;
+	}
+	default:
+		if (json_is_object(result))
+			lbctl_fields(result, 0);
+		else if (!json_is_null(result))
+			lbctl_print_value(result, 0), printf("\n");
+	}
+}
+
+/* ---- the socket ---- */
+
+static int lbctl_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "lbctl: socket path too long: %s\n", path);
+		return -1;
+	}
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		fprintf(stderr, "lbctl: cannot reach lbd at %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Reads one line into a malloc'd buffer; NULL at EOF or error. */
+static char *lbctl_read_line(int fd, char **pending, size_t *pending_len, int timeout_ms)
+{
+	for (;;) {
+		char *nl = *pending ? memchr(*pending, '\n', *pending_len) : NULL;
+		if (nl) {
+			size_t len = (size_t)(nl - *pending);
+			char *line = strndup(*pending, len);
+			memmove(*pending, nl + 1, *pending_len - len - 1);
+			*pending_len -= len + 1;
+			return line;
+		}
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		if (poll(&pfd, 1, timeout_ms) <= 0)
+			return NULL;
+		char buf[65536];
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			return NULL;
+		char *grown = realloc(*pending, *pending_len + (size_t)n + 1);
+		if (!grown)
+			return NULL;
+		*pending = grown;
+		memcpy(*pending + *pending_len, buf, (size_t)n);
+		*pending_len += (size_t)n;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = LBCTL_DEFAULT_SOCKET;
+	bool raw = false;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "+s:jh")) != -1) {
+		switch (opt) {
+		case 's':
+			path = optarg;
+			break;
+		case 'j':
+			raw = true;
+			break;
+		case 'h':
+			lbctl_usage(stdout);
+			return LBCTL_OK;
+		default:
+			lbctl_usage(stderr);
+			return LBCTL_USAGE;
+		}
+	}
+	int count = argc - optind;
+	char **words = argv + optind;
+	struct ctl_request req;
+	char err[2048];
+
+	if (count == 0) {
+		lbctl_usage(stderr);
+		return LBCTL_USAGE;
+	}
+	if (ctl_grammar_parse(count, words, &req, err, sizeof(err))) {
+		fprintf(stderr, "lbctl: %s\n", err);
+		return LBCTL_USAGE;
+	}
+	if (req.cmd->id == CTL_CMD_HELP) {
+		/* From the same table lbd parses with: no daemon needed. */
+		char help[16384];
+		if (ctl_grammar_help(req.args[0], help, sizeof(help))) {
+			fprintf(stderr, "lbctl: no command starts with \"%s\"\n", req.args[0]);
+			return LBCTL_USAGE;
+		}
+		fputs(help, stdout);
+		return LBCTL_OK;
+	}
+
+	char line[CTL_LINE_MAX];
+	size_t used = 0;
+	for (int i = 0; i < count; i++) {
+		char word[CTL_LINE_MAX];
+		ctl_grammar_fmt_word(words[i], word, sizeof(word));
+		int n = snprintf(line + used, sizeof(line) - used, "%s%s", i ? " " : "", word);
+		if (n < 0 || (size_t)n >= sizeof(line) - used - 1) {
+			fprintf(stderr, "lbctl: request longer than %d bytes\n", CTL_LINE_MAX - 1);
+			return LBCTL_USAGE;
+		}
+		used += (size_t)n;
+	}
+	line[used++] = '\n';
+
+	int fd = lbctl_connect(path);
+	if (fd < 0)
+		return LBCTL_UNREACHABLE;
+	if (send(fd, line, used, MSG_NOSIGNAL) != (ssize_t)used) {
+		fprintf(stderr, "lbctl: lbd at %s: %s\n", path, strerror(errno));
+		close(fd);
+		return LBCTL_UNREACHABLE;
+	}
+	char *pending = NULL;
+	size_t pending_len = 0;
+	char *reply = lbctl_read_line(fd, &pending, &pending_len, LBCTL_TIMEOUT_MS);
+	if (!reply) {
+		fprintf(stderr, "lbctl: lbd at %s closed the connection without a reply\n", path);
+		close(fd);
+		free(pending);
+		return LBCTL_UNREACHABLE;
+	}
+	json_error_t jerr;
+	json_t *doc = json_loads(reply, 0, &jerr);
+	int rc = LBCTL_OK;
+	if (!doc) {
+		fprintf(stderr, "lbctl: lbd sent something that is not JSON: %s\n", jerr.text);
+		rc = LBCTL_ERROR;
+	} else if (!json_is_true(json_object_get(doc, "ok"))) {
+		json_t *e = json_object_get(doc, "error");
+		if (raw)
+			printf("%s\n", reply);
+		fprintf(stderr, "lbctl: %s: %s\n", json_string_value(json_object_get(e, "code")),
+			json_string_value(json_object_get(e, "message")));
+		rc = LBCTL_ERROR;
+	} else if (raw) {
+		printf("%s\n", reply);
+	} else if (req.cmd->id != CTL_CMD_MONITOR) {
+		lbctl_render(req.cmd, json_object_get(doc, "result"));
+	}
+	if (rc == LBCTL_OK && req.cmd->id == CTL_CMD_MONITOR) {
+		/* Events until lbd goes away or we are interrupted. */
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		char *ev;
+		while ((ev = lbctl_read_line(fd, &pending, &pending_len, -1)) != NULL) {
+			printf("%s\n", ev);
+			free(ev);
+		}
+	}
+	json_decref(doc);
+	free(reply);
+	free(pending);
+	close(fd);
+	return rc;
+}
