@@ -142,6 +142,8 @@ void lbd_publish_due(struct lbd *d, __u64 now_ms)
 	lbd_log_withdrawals(d);
 	if (d->pub.fd < 0)
 		return;
+	/* A (re)connected lb-dpdk gets everything, changed or not. */
+	any |= d->pub.need_full;
 	for (__u32 i = 0; i < m->vip_count && !any; i++)
 		any = model_vip_publish_due(m->vips[i], now_ms) || !lbd_table_of(d, m->vips[i]);
 	if (!any)

@@ -160,13 +160,15 @@ struct chan_stats {
 
 /*
  * MEMBERS: traffic per VIP and per member ((VIP, backend) pair) of the
- * generation in service, summed over workers. Counters count from when
- * lb-dpdk first saw the VIP or member in a generation, and go on across
- * generations while it stays; a VIP or member that leaves and comes back
- * after its id was released starts again from 0. Packets and bytes are those
- * tunnelled toward a backend (bytes: the client's IP packets before
- * encapsulation); a VIP's packets are the sum over its backends, including
- * backends since removed.
+ * generation in service, summed over workers since lb-dpdk started. Counts
+ * go on across generations while the VIP or member stays in them. A VIP
+ * left out of a generation starts again from 0 if it comes back; a member
+ * left out keeps its counts if it comes back within the longest idle
+ * timeout, else starts again from 0. Packets and bytes are those tunnelled
+ * toward a backend (bytes: the client's IP packets, before encapsulation);
+ * a VIP's counts are the sums over its backends, backends since removed
+ * included. Active flows are counted when asked, by scanning every
+ * worker's flow table (about 2 ms per million entries).
  */
 struct chan_members {
 	__u64 generation;   /* in service; 0 = none (and no records) */
@@ -183,8 +185,8 @@ struct chan_vip_stats {
 	__u32 pad;
 	__u64 packets;          /* tunnelled to its backends */
 	__u64 bytes;            /* IP bytes of those packets */
-	__u64 flows_new;        /* flows the ring gave a backend (new, or moved off a lost one) */
-	__u64 drops_no_backend; /* packets dropped because the ring had no backend (drop_no_backend) */
+	__u64 flows_new;        /* flows the ring gave a backend: new ones, and moved ones */
+	__u64 drops_no_backend; /* packets dropped as the ring had no backend (drop_no_backend) */
 };
 
 struct chan_member_stats {
@@ -195,7 +197,7 @@ struct chan_member_stats {
 	__u8 state;         /* enum chan_backend_state in this generation */
 	__u64 packets;      /* tunnelled to this backend for this VIP */
 	__u64 bytes;        /* IP bytes of those packets */
-	__u64 flows_new;    /* flows the ring gave this backend */
+	__u64 flows_new;    /* flows the ring gave it: new, or moved from a backend gone */
 	__u64 flows_active; /* live flow-table entries naming it, over all workers */
 };
 

@@ -125,13 +125,75 @@ void lb_counters_sum(const struct lb_dpdk *lb, uint64_t *sum)
 			sum[c] += __atomic_load_n(&lb->workers[w].counters[c], __ATOMIC_RELAXED);
 }
 
-/* Swaps g in, waits until no worker can still see the old one, frees it. */
-static void control_publish(struct lb_dpdk *lb, struct gen *g)
+/* Swaps g in and waits until no worker can still see the old generation,
+ * which it returns (NULL: there was none) for the caller to free. */
+static struct gen *control_publish(struct lb_dpdk *lb, struct gen *g)
 {
 	struct gen *old = lb->shared.gen;
 
 	__atomic_store_n(&lb->shared.gen, g, __ATOMIC_RELEASE);
 	rte_rcu_qsbr_synchronize(lb->shared.rcu, RTE_QSBR_THRID_INVALID);
+	return old;
+}
+
+/* A member's counters summed over the workers. */
+static void control_member_sum(const struct lb_dpdk *lb, __u32 id, struct lb_traffic *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	/* Workers may be writing these: each load is of one aligned word, so
+	 * it sees the old count or the new, never half. */
+	for (uint16_t w = 0; w < lb->worker_count; w++) {
+		const struct worker_member_stats *c = &lb->workers[w].member_stats[id];
+		sum->packets += __atomic_load_n(&c->packets, __ATOMIC_RELAXED);
+		sum->bytes += __atomic_load_n(&c->bytes, __ATOMIC_RELAXED);
+		sum->flows_new += __atomic_load_n(&c->flows_new, __ATOMIC_RELAXED);
+	}
+}
+
+/* gen_members_added() callbacks: a member's counts leave the VIP's sum over
+ * members in service, or join it; the VIP's base makes up the difference.
+ * Either way no worker writes the member's counters at the time (it is in
+ * no generation a worker can see), so the counts are exact. */
+static void control_member_joined(void *ctx, __u32 member, __u32 vip)
+{
+	struct lb_dpdk *lb = ctx;
+	struct lb_traffic c;
+
+	control_member_sum(lb, member, &c);
+	lb->vip_base[vip].packets -= c.packets;
+	lb->vip_base[vip].bytes -= c.bytes;
+	lb->vip_base[vip].flows_new -= c.flows_new;
+}
+
+static void control_member_left(void *ctx, __u32 member, __u32 vip)
+{
+	struct lb_dpdk *lb = ctx;
+	struct lb_traffic c;
+
+	control_member_sum(lb, member, &c);
+	lb->vip_base[vip].packets += c.packets;
+	lb->vip_base[vip].bytes += c.bytes;
+	lb->vip_base[vip].flows_new += c.flows_new;
+}
+
+/*
+ * Puts g in service, keeping the counters right: ids new to g start from
+ * zero; members joining or leaving move their counts in or out of their
+ * VIP's base. Main lcore, under lb->lock.
+ */
+static void control_swap_in(struct lb_dpdk *lb, struct gen *g)
+{
+	struct gen *old = lb->shared.gen;
+
+	for (uint16_t w = 0; w < lb->worker_count; w++)
+		worker_stats_forget(&lb->workers[w], g);
+	for (__u32 i = 0; i < g->fresh_vip_count; i++)
+		memset(&lb->vip_base[g->fresh_vip_ids[i]], 0, sizeof(lb->vip_base[0]));
+	/* Before the swap, joining members are in no visible generation... */
+	gen_members_added(old, g, control_member_joined, lb);
+	old = control_publish(lb, g);
+	/* ...and after the grace period, neither are leaving ones. */
+	gen_members_added(g, old, control_member_left, lb);
 	gen_destroy(old);
 }
 
@@ -234,9 +296,7 @@ static void control_gen_commit(struct lb_dpdk *lb, const struct chan_hdr *h, con
 			       sizeof(err));
 	lb->staging = NULL;
 	if (g) {
-		for (uint16_t w = 0; w < lb->worker_count; w++)
-			worker_stats_forget(&lb->workers[w], g);
-		control_publish(lb, g);
+		control_swap_in(lb, g);
 		lb->nexthops_changed = 1;
 	}
 	pthread_mutex_unlock(&lb->lock);
@@ -311,33 +371,30 @@ void *lb_members_collect(const struct lb_dpdk *lb, __u32 *length)
 	struct chan_member_stats *ms = (void *)(vs + head.vip_count);
 	for (__u32 i = 0; i < head.vip_count; i++, vs++) {
 		const struct gen_vip *v = g->vips[i];
+		const struct lb_traffic *base = &lb->vip_base[v->id];
 		vs->key = v->key;
-		/* Workers write these as we read: each load is of one aligned
-		 * word, so it sees the old count or the new, never half. */
-		for (uint16_t w = 0; w < lb->worker_count; w++) {
-			const struct worker_vip_stats *c = &lb->workers[w].vip_stats[v->id];
-			vs->packets += __atomic_load_n(&c->packets, __ATOMIC_RELAXED);
-			vs->bytes += __atomic_load_n(&c->bytes, __ATOMIC_RELAXED);
-			vs->flows_new += __atomic_load_n(&c->flows_new, __ATOMIC_RELAXED);
-			vs->drops_no_backend += __atomic_load_n(&c->drops_no_backend, __ATOMIC_RELAXED);
-		}
+		vs->packets = base->packets;
+		vs->bytes = base->bytes;
+		vs->flows_new = base->flows_new;
+		for (uint16_t w = 0; w < lb->worker_count; w++)
+			vs->drops_no_backend += __atomic_load_n(
+				&lb->workers[w].vip_drops_no_backend[v->id], __ATOMIC_RELAXED);
 		for (__u32 b = 0; b < v->backend_count; b++, ms++) {
 			const __u32 id = v->member_ids[b];
+			struct lb_traffic c;
+			control_member_sum(lb, id, &c);
 			ms->vip = v->key;
 			memcpy(ms->addr, v->backends[b].addr, sizeof(ms->addr));
 			ms->port = v->backends[b].port;
 			ms->family = v->backends[b].family;
 			ms->state = v->backends[b].state;
-			for (uint16_t w = 0; w < lb->worker_count; w++) {
-				const struct worker *wk = &lb->workers[w];
-				ms->packets += __atomic_load_n(&wk->member_stats[id].packets,
-							       __ATOMIC_RELAXED);
-				ms->bytes += __atomic_load_n(&wk->member_stats[id].bytes,
-							     __ATOMIC_RELAXED);
-				ms->flows_new += __atomic_load_n(&wk->member_flows_new[id],
-								 __ATOMIC_RELAXED);
-			}
+			ms->packets = c.packets;
+			ms->bytes = c.bytes;
+			ms->flows_new = c.flows_new;
 			ms->flows_active = active[id];
+			vs->packets += c.packets;
+			vs->bytes += c.bytes;
+			vs->flows_new += c.flows_new;
 		}
 	}
 	free(active);

@@ -617,6 +617,19 @@ fail:
 	return NULL;
 }
 
+static int gen_member_present(const struct gen *g, __u32 id)
+{
+	return g && id < g->member_count && g->members[id].state != GEN_MEMBER_ABSENT;
+}
+
+void gen_members_added(const struct gen *from, const struct gen *to,
+		       void (*fn)(void *ctx, __u32 member_id, __u32 vip_id), void *ctx)
+{
+	for (__u32 id = 0; to && id < to->member_count; id++)
+		if (gen_member_present(to, id) && !gen_member_present(from, id))
+			fn(ctx, id, to->vips[to->members[id].vip]->id);
+}
+
 void gen_destroy(struct gen *g)
 {
 	if (!g)

@@ -153,6 +153,16 @@ struct gen *gen_builder_finish(struct gen_builder *gb, gen_nexthop_fn nexthop, v
  * members and VIPs that no finished generation has. */
 void gen_builder_abort(struct gen_builder *gb);
 
+/*
+ * Calls fn(ctx, member id, VIP id) for every member present in `to` but not
+ * in `from` (NULL: an empty generation), the VIP id being the one its VIP
+ * has in `to`. With the arguments swapped: the members `to` leaves out.
+ * This is how the main lcore keeps a VIP's traffic whole as its backends
+ * come and go. Any thread that can see both generations.
+ */
+void gen_members_added(const struct gen *from, const struct gen *to,
+		       void (*fn)(void *ctx, __u32 member_id, __u32 vip_id), void *ctx);
+
 /* Frees a generation no worker can see any more (shared VIPs survive). */
 void gen_destroy(struct gen *g);
 

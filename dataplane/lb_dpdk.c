@@ -297,8 +297,9 @@ int main(int argc, char **argv)
 						   ? lb.conf->dataplane.gateway_mac
 						   : NULL);
 	lb.registry = gen_registry_create();
+	lb.vip_base = calloc(GEN_VIPS_MAX, sizeof(*lb.vip_base));
 	lb.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (!lb.nexthops || !lb.registry || lb.epoll_fd < 0 || control_listen(&lb))
+	if (!lb.nexthops || !lb.registry || !lb.vip_base || lb.epoll_fd < 0 || control_listen(&lb))
 		goto out;
 	telemetry_register(&lb);
 
@@ -318,6 +319,7 @@ out:
 	nexthop_table_destroy(lb.nexthops);
 	gen_destroy(lb.shared.gen);
 	gen_registry_destroy(lb.registry);
+	free(lb.vip_base);
 	for (uint16_t w = 0; lb.workers && w < lb.worker_count; w++)
 		worker_fini(&lb.workers[w]);
 	if (lb.epoll_fd > 0)

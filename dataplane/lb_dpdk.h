@@ -32,6 +32,13 @@ struct lb_port {
 	uint16_t rx_queues;
 };
 
+/* Traffic counts: a member's summed over workers, or a VIP's base below. */
+struct lb_traffic {
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t flows_new;
+};
+
 struct lb_dpdk {
 	struct conf *conf;
 	struct worker_shared shared;
@@ -42,6 +49,12 @@ struct lb_dpdk {
 	uint64_t main_counters[COUNTER_COUNT]; /* the main lcore's own (kernel -> wire) */
 
 	struct gen_registry *registry;
+	/* By VIP id (GEN_VIPS_MAX), what a VIP's counters hold beyond the sums
+	 * over its members in service: the traffic of members since gone
+	 * (added as they leave), less the counts members bring back (taken
+	 * off as they rejoin). Unsigned: it may wrap below zero, the total
+	 * never does. Changed by the main lcore under lock. */
+	struct lb_traffic *vip_base;
 	struct gen_builder *staging;  /* generation being received, or NULL */
 	int staging_failed;           /* an error was answered: ignore until COMMIT */
 	struct nexthop_table *nexthops;
@@ -81,7 +94,7 @@ void lb_counters_sum(const struct lb_dpdk *lb, uint64_t *sum);
  * control.c: the MEMBERS payload (dataplane/chan.h) for the generation in
  * service, in a malloc'ed buffer of *length bytes: counters summed over
  * workers, active flows counted by scanning every worker's flow table
- * (about 5 ms per million entries, on this thread). Main lcore, or a thread
+ * (about 2 ms per million entries, on this thread). Main lcore, or a thread
  * holding lb->lock. NULL with errno ENOMEM.
  */
 void *lb_members_collect(const struct lb_dpdk *lb, __u32 *length);

@@ -10,7 +10,8 @@
  *   /fulcrum/vip_stats per VIP: packets, bytes, new and active flows, drops
  *                      for want of a backend
  *   /fulcrum/members   per backend of each VIP (or of the VIP named by the
- *                      parameter): state, packets, bytes, new and active flows
+ *                      parameter), keyed VIP/rank: address, port, state,
+ *                      packets, bytes, new and active flows
  *
  * The last two show the channel's MEMBERS message (lb_members_collect()),
  * so lbd and telemetry cannot disagree. DPDK's telemetry socket cuts an
@@ -20,6 +21,7 @@
  * main lcore holds while it replaces what they read.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +143,22 @@ static int telemetry_nexthops(const char *cmd, const char *params, struct rte_te
 	return 0;
 }
 
+/*
+ * A dict key for VIP i: its name when telemetry accepts it as a key (only
+ * letters, digits, '_' and '/'), else "vip<i>".
+ */
+static const char *telemetry_vip_key(const struct gen_vip *v, uint32_t i, char *buf, size_t size)
+{
+	int valid = v->name[0] != '\0';
+
+	for (const char *c = v->name; *c; c++)
+		valid &= isalnum((unsigned char)*c) || *c == '_' || *c == '/';
+	if (valid)
+		return v->name;
+	snprintf(buf, size, "vip%u", i);
+	return buf;
+}
+
 /* The MEMBERS records of the generation in service; lb->lock held. */
 static int telemetry_members_view(struct lb_dpdk *lb, void **payload,
 				  struct chan_members_view *view)
@@ -180,7 +198,7 @@ static int telemetry_vip_stats(const char *cmd, const char *params, struct rte_t
 		const struct chan_vip_stats *vs = &view.vips[i];
 		const struct gen_vip *v = g->vips[i]; /* the records follow its order */
 		struct rte_tel_data *c = i < RTE_TEL_MAX_DICT_ENTRIES ? rte_tel_data_alloc() : NULL;
-		char key[CHAN_VIP_KEY_TEXT];
+		char key[CHAN_VIP_KEY_TEXT], name[32];
 		uint64_t active = 0;
 
 		for (__u32 b = 0; b < v->backend_count; b++, ms++)
@@ -194,13 +212,18 @@ static int telemetry_vip_stats(const char *cmd, const char *params, struct rte_t
 		rte_tel_data_add_dict_u64(c, "flows_new", vs->flows_new);
 		rte_tel_data_add_dict_u64(c, "flows_active", active);
 		rte_tel_data_add_dict_u64(c, "drops_no_backend", vs->drops_no_backend);
-		rte_tel_data_add_dict_container(d, v->name, c, 0);
+		rte_tel_data_add_dict_container(d, telemetry_vip_key(v, i, name, sizeof(name)), c, 0);
 	}
 	pthread_mutex_unlock(&lb->lock);
 	free(payload);
 	return 0;
 }
 
+/*
+ * One dict per backend, keyed "<VIP>/<rank>" (rank: the backend's place in
+ * the VIP's canonical order), since telemetry arrays cannot hold dicts and
+ * dict keys cannot hold addresses.
+ */
 static int telemetry_members(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct lb_dpdk *lb = telemetry_lb;
@@ -218,16 +241,17 @@ static int telemetry_members(const char *cmd, const char *params, struct rte_tel
 	}
 	const struct gen *g = lb->shared.gen;
 	const struct chan_member_stats *ms = view.members;
-	rte_tel_data_start_array(d, RTE_TEL_CONTAINER);
+	rte_tel_data_start_dict(d);
 	for (__u32 i = 0; i < view.head->vip_count; i++) {
 		const struct gen_vip *v = g->vips[i];
 		const int wanted = !params || !*params || strcmp(params, v->name) == 0;
-
+		char buf[32];
+		const char *vip_key = telemetry_vip_key(v, i, buf, sizeof(buf));
 		for (__u32 b = 0; b < v->backend_count; b++, ms++) {
-			char addr[INET6_ADDRSTRLEN];
+			char addr[INET6_ADDRSTRLEN], key[RTE_TEL_MAX_STRING_LEN];
 			struct rte_tel_data *c;
 
-			if (!wanted || shown == RTE_TEL_MAX_ARRAY_ENTRIES)
+			if (!wanted || shown == RTE_TEL_MAX_DICT_ENTRIES)
 				continue;
 			c = rte_tel_data_alloc();
 			if (!c)
@@ -244,7 +268,8 @@ static int telemetry_members(const char *cmd, const char *params, struct rte_tel
 			rte_tel_data_add_dict_u64(c, "bytes", ms->bytes);
 			rte_tel_data_add_dict_u64(c, "flows_new", ms->flows_new);
 			rte_tel_data_add_dict_u64(c, "flows_active", ms->flows_active);
-			rte_tel_data_add_array_container(d, c, 0);
+			snprintf(key, sizeof(key), "%s/%u", vip_key, b);
+			rte_tel_data_add_dict_container(d, key, c, 0);
 			shown++;
 		}
 	}

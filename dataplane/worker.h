@@ -82,22 +82,19 @@ struct worker_out {
 };
 
 /*
- * A worker's traffic per member (VIP, backend), indexed by member id. Only
- * the worker writes it, with plain increments; the main lcore sums workers'
- * entries (aligned 64-bit loads do not tear on x86-64). 16 bytes, so an
- * entry never straddles a cache line.
+ * A worker's traffic to one member (VIP, backend), indexed by member id.
+ * Only the worker writes it, with plain increments; the main lcore sums the
+ * workers' entries (an aligned 64-bit load does not tear on x86-64). A
+ * VIP's traffic is the sum over its members, kept by the main lcore
+ * (lb_dpdk.h), so that a packet costs the fast path one counter entry.
+ * packets and bytes are not adjacent on purpose: GCC pairs adjacent
+ * increments into SSE loads and stores, which cost more instructions than
+ * two read-modify-write adds and more registers in the worker's loop.
  */
 struct worker_member_stats {
-	uint64_t packets; /* tunnelled to the backend: queued for a port */
-	uint64_t bytes;   /* their IP bytes before encapsulation */
-};
-
-/* A worker's traffic per VIP, indexed by stable VIP id (gen_vip.id). */
-struct worker_vip_stats {
-	uint64_t packets;          /* tunnelled to the VIP's backends */
-	uint64_t bytes;            /* their IP bytes before encapsulation */
-	uint64_t flows_new;        /* flows the ring gave a backend */
-	uint64_t drops_no_backend; /* dropped: the ring had no backend */
+	uint64_t packets;   /* tunnelled to the backend: queued for a port */
+	uint64_t flows_new; /* flows the ring gave the backend (new, or moved to it) */
+	uint64_t bytes;     /* IP bytes of those packets, before encapsulation */
 };
 
 struct worker_rxq {
@@ -119,17 +116,17 @@ struct worker {
 	struct worker_rxq rxq[WORKER_RXQ_MAX];
 	unsigned int lcore_id;
 	void *flow_mem;
-	/* Per-member and per-VIP counters, GEN_MEMBERS_MAX and GEN_VIPS_MAX
-	 * entries (one allocation, stats_mem): this lcore's only; readers sum. */
+	/* Per-member counters (GEN_MEMBERS_MAX) and per-VIP drops for want of
+	 * a backend (GEN_VIPS_MAX, by VIP id), in one allocation, stats_mem:
+	 * this lcore's only; readers sum. */
 	struct worker_member_stats *member_stats;
-	uint64_t *member_flows_new; /* apart: written only for new flows */
-	struct worker_vip_stats *vip_stats;
+	uint64_t *vip_drops_no_backend;
 	void *stats_mem;
 } __rte_cache_aligned;
 
 /*
  * Sets up a worker: flow table of flow_capacity entries and the per-member
- * and per-VIP counters (about 6.3 MiB) in memory from rte_zmalloc_socket
+ * and per-VIP counters (6 MiB) in memory from rte_zmalloc_socket
  * (huge pages when the EAL has them), a ring toward the kernel path. Main
  * lcore, before workers start. Returns 0 or -errno.
  */

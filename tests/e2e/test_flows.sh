@@ -72,6 +72,16 @@ reload_config() {
 	kill -HUP "$LBD_PID"
 	wait_generation_after "$before"
 }
+# lb-dpdk's telemetry answer to $1 (a command, with ",parameter" if any) as JSON.
+lb_telemetry() {
+	echo "$1" | $PY /usr/bin/dpdk-telemetry.py -f "$E2E_PREFIX" 2>/dev/null |
+		$PY -c 'import json, sys
+for line in sys.stdin:
+    line = line.strip()
+    if line.startswith("{"):
+        print(json.dumps(list(json.loads(line).values())[0]))
+        break'
+}
 
 streams_start 30
 backend_add b4
@@ -81,12 +91,37 @@ sleep 1
 BACKENDS="b1:3 b2:2 b3:1 b4:2"
 check "weights changed to 3:2:1:2: new generation in service" reload_config
 sleep 1
+lb_telemetry /fulcrum/members,web >"$E2E_DIR/tel_members0.json"
+lb_telemetry /fulcrum/vip_stats >"$E2E_DIR/tel_vips0.json"
 BACKENDS="b1:3 b3:1 b4:2"
 check "backend b2 removed: new generation in service" reload_config
 sleep 2
 streams_stop
 check "30 streaming connections: none broken by add / reweight / remove except those on b2" \
 	streams_unbroken_except b2
+lb_telemetry /fulcrum/members,web >"$E2E_DIR/tel_members1.json"
+lb_telemetry /fulcrum/vip_stats >"$E2E_DIR/tel_vips1.json"
+removed_traffic_kept() {
+	$PY - "$E2E_DIR" <<'EOF'
+import json, sys
+d = sys.argv[1]
+m0, m1, v0, v1 = (json.load(open("%s/tel_%s.json" % (d, n)))
+                  for n in ("members0", "members1", "vips0", "vips1"))
+m0, m1 = list(m0.values()), list(m1.values())  # keyed "web/<rank>"
+b2 = [m for m in m0 if m["backend"] == "10.99.3.12"][0]["packets"]
+present = sum(m["packets"] for m in m1)
+web0, web1 = v0["web"]["packets"], v1["web"]["packets"]
+print("  /fulcrum/members,web after: %s" % ", ".join(
+    "%s %s %d packets, %d active flows" % (m["backend"], m["state"], m["packets"],
+                                           m["flows_active"]) for m in m1))
+print("  web: %d packets before b2 left (b2: %d), %d after; backends in service now: %d" % (
+    web0, b2, web1, present))
+sys.exit(0 if b2 > 0 and web1 >= web0 and web1 >= present + b2 and
+         "10.99.3.12" not in [m["backend"] for m in m1] else 1)
+EOF
+}
+check "telemetry: web's packet count keeps the removed b2's traffic; b2 leaves /fulcrum/members" \
+	removed_traffic_kept
 ns cl $PY "$E2E_PEER" spread "$VIP4" 80 120 >"$E2E_DIR/spread.json"
 new_spread_ok() {
 	$PY - "$E2E_DIR/spread.json" <<'EOF'
@@ -225,6 +260,170 @@ sys.exit(0 if r["generation"] > 0 and r["rx_packets"] > 0 and r["counter_count"]
 check "STATS over the channel: the generation in service survived the bad VIP; counters" stats_sane
 ns cl $PY "$E2E_PEER" spread "$VIP4" 80 30 >"$E2E_DIR/spread.json"
 check "30 new connections answered with lbd stopped, after the abuse" all_answered 30
+
+# --- 9. per-backend statistics and flow lookup over the channel ------------
+# lbd is still stopped, so the probe may hold the channel. Backends now:
+# b1:3, b3:1 draining, b4:2.
+probe() { ns lb $PY "$(dirname "$0")/chan_probe.py" "$E2E_DIR/lb-dpdk.sock" "$@"; }
+probe members >"$E2E_DIR/members0.json"
+hold_pids=""
+for i in 1 2 3 4 5 6; do
+	ns cl $PY "$E2E_PEER" hold "$VIP4" 80 25 >"$E2E_DIR/hold$i.json" &
+	hold_pids="$hold_pids $!"
+done
+ns cl $PY "$E2E_PEER" spread "$VIP4" 80 60 >"$E2E_DIR/spread.json"
+for i in 1 2 3 4 5 6; do wait_for 10 test -s "$E2E_DIR/hold$i.json"; done
+sleep 1
+probe members >"$E2E_DIR/members1.json"
+# What the checks below share: the web VIP's members before and now, their
+# deltas d, and the connections expected per backend address.
+cat >"$E2E_DIR/members_lib.py" <<'EOF'
+import json, sys
+e2e_dir = sys.argv[1]
+m0, m1 = (json.load(open("%s/members%d.json" % (e2e_dir, i))) for i in (0, 1))
+web = "tcp 10.99.100.1:80"
+def addr(name):
+    return "10.99.3.1" + name[1:]
+spread = json.load(open(e2e_dir + "/spread.json"))["counts"]
+holds = [json.load(open("%s/hold%d.json" % (e2e_dir, i))) for i in range(1, 7)]
+expect = {}
+for name, n in spread.items():
+    expect[addr(name)] = expect.get(addr(name), 0) + n
+for h in holds:
+    expect[addr(h["backend"])] = expect.get(addr(h["backend"]), 0) + 1
+before = {m["backend"]: m for m in m0["members"] if m["vip"] == web}
+now = {m["backend"]: m for m in m1["members"] if m["vip"] == web}
+d = {b: {k: now[b][k] - before.get(b, {}).get(k, 0) for k in ("packets", "bytes", "flows_new")}
+     for b in now}
+v0, v1 = ([v for v in m["vips"] if v["vip"] == web][0] for m in (m0, m1))
+EOF
+members_check() {
+	{ cat "$E2E_DIR/members_lib.py"; cat; } | $PY - "$E2E_DIR"
+}
+members_new_flows() {
+	members_check <<'EOF'
+ok = set(expect) <= set(now)
+for b in sorted(now):
+    print("  %s (%s): +%d new flows for %d new connections, +%d packets, +%d bytes" % (
+        b, now[b]["state"], d[b]["flows_new"], expect.get(b, 0), d[b]["packets"], d[b]["bytes"]))
+    # A connection is one new flow (two if its SYN was sent again) and at
+    # least three packets from the client: SYN, ACK, FIN.
+    ok &= expect.get(b, 0) <= d[b]["flows_new"] <= 2 * expect.get(b, 0)
+    ok &= d[b]["packets"] >= 3 * expect.get(b, 0) and d[b]["bytes"] >= 40 * d[b]["packets"]
+ok &= now["10.99.3.13"]["state"] == "drain" and d["10.99.3.13"]["flows_new"] == 0
+sys.exit(0 if ok else 1)
+EOF
+}
+check "MEMBERS: 66 new connections counted as new flows and packets on the backends that answered, none on the draining b3" \
+	members_new_flows
+members_active() {
+	members_check <<'EOF'
+ok = True
+for b in sorted(now):
+    held = sum(1 for h in holds if addr(h["backend"]) == b)
+    print("  %s: %d active flows, %d of the 6 held connections" % (b, now[b]["flows_active"], held))
+    ok &= now[b]["flows_active"] >= held
+sys.exit(0 if ok and sum(m["flows_active"] for m in now.values()) >= len(holds) else 1)
+EOF
+}
+check "MEMBERS: active flows on each backend cover its open connections" members_active
+members_vip_sums() {
+	members_check <<'EOF'
+ok = True
+for k in ("packets", "bytes", "flows_new"):
+    dv, dm = v1[k] - v0[k], sum(x[k] for x in d.values())
+    print("  %s %s: VIP +%d, its backends +%d" % (web, k, dv, dm))
+    ok &= dv == dm and dv > 0
+sys.exit(0 if ok else 1)
+EOF
+}
+check "MEMBERS: the VIP's packets, bytes and new flows rose by the sum over its backends" \
+	members_vip_sums
+
+flow_of_holds() {
+	local i port backend rc=0
+	for i in 1 2 3 4 5 6; do
+		port=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["port"])' \
+			"$E2E_DIR/hold$i.json")
+		backend=$($PY -c 'import json,sys; print("10.99.3.1" + json.load(open(sys.argv[1]))["backend"][1:])' \
+			"$E2E_DIR/hold$i.json")
+		probe flow 10.99.1.2 "$port" "$VIP4" 80 tcp >"$E2E_DIR/flow.json"
+		$PY - "$E2E_DIR/flow.json" "$backend" "$VIP4" "$port" <<'EOF' || rc=1
+import json, sys
+r = json.load(open(sys.argv[1]))
+print("  client port %s: %s" % (sys.argv[4], r))
+sys.exit(0 if r["found"] and r["backend"] == sys.argv[2] and r["state"] == "ready" and
+         r["vip"] == "tcp %s:80" % sys.argv[3] and 0 < r["expires_in_s"] <= 300 and
+         r["ring"]["backend"] == sys.argv[2] else 1)
+EOF
+	done
+	return $rc
+}
+check "FLOW_FIND: each of 6 open connections is in a flow table, on the backend that answered it" \
+	flow_of_holds
+flow_unknown() {
+	probe flow 10.99.1.77 4242 "$VIP4" 80 tcp >"$E2E_DIR/flow.json"
+	$PY -c 'import json, sys
+r = json.load(open(sys.argv[1])); print("  %s" % r)
+sys.exit(0 if not r["found"] and r["vip_known"] and r["ring"]["state"] == "ready" else 1)' \
+		"$E2E_DIR/flow.json"
+}
+check "FLOW_FIND: a tuple never seen is not found; the ring's backend for it is named" flow_unknown
+flow_refused() {
+	probe flow-bad >"$E2E_DIR/flowbad.json"
+	$PY -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+ok = r.pop("stats_after")
+for case, a in r.items():
+    print("  %s: %s %s: %s" % (case, a.get("type"), a.get("code"), a.get("text")))
+ok &= len(r) == 4
+for a in r.values():
+    ok &= a.get("type") == "ERROR" and a.get("code") == 22
+print("  STATS answered on the same connection afterwards: %s" % ok)
+sys.exit(0 if ok else 1)' "$E2E_DIR/flowbad.json"
+}
+check "FLOW_FIND: bad family, protocol, padding, length: each an EINVAL error, channel kept" \
+	flow_refused
+
+# A VIP whose only backend drains has no backend in its ring: its packets
+# are dropped under their own reason, and counted on the VIP.
+no_backend_before=$(lb_counter drop_no_backend)
+probe no-backend 10.99.100.9 53 udp 10.99.2.2 fd99:2::2 >"$E2E_DIR/nobackend.json"
+no_backend_published() {
+	$PY -c 'import json, sys; r = json.load(open(sys.argv[1])); print("  %s" % r)
+sys.exit(0 if r["answer"] == "GEN_DONE" else 1)' "$E2E_DIR/nobackend.json"
+}
+check "a generation keeping every VIP and adding a UDP VIP whose one backend drains is in service" \
+	no_backend_published
+ns cl $PY -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(5):
+    s.sendto(b"x", ("10.99.100.9", 53))'
+no_backend_counted() {
+	wait_for 5 test "$(lb_counter drop_no_backend)" -ge $((no_backend_before + 5))
+	probe members >"$E2E_DIR/members2.json"
+	$PY - "$E2E_DIR/members2.json" "$E2E_DIR/members1.json" "$(lb_counter drop_no_backend)" \
+		"$no_backend_before" <<'EOF'
+import json, sys
+m2, m1 = (json.load(open(f)) for f in sys.argv[1:3])
+now, before = int(sys.argv[3]), int(sys.argv[4])
+v = {x["vip"]: x for x in m2["vips"]}
+old = {x["vip"]: x for x in m1["vips"]}
+nb, web = v["udp 10.99.100.9:53"], "tcp 10.99.100.1:80"
+others = sum(x["drops_no_backend"] for k, x in v.items() if x is not nb)
+print("  drop_no_backend: %d -> %d; udp 10.99.100.9:53: %d dropped, %d packets; other VIPs: "
+      "%d dropped" % (before, now, nb["drops_no_backend"], nb["packets"], others))
+print("  %s across the new generation: %d -> %d packets" % (web, old[web]["packets"],
+                                                            v[web]["packets"]))
+sys.exit(0 if now - before == 5 and nb["drops_no_backend"] == 5 and nb["packets"] == 0 and
+         others == 0 and v[web]["packets"] >= old[web]["packets"] else 1)
+EOF
+}
+check "5 datagrams to a VIP with no ready backend: drop_no_backend +5, all on that VIP; other VIPs' counters kept" \
+	no_backend_counted
+ns cl $PY "$E2E_PEER" spread "$VIP4" 80 30 >"$E2E_DIR/spread.json"
+check "30 new connections answered after that generation (the other VIPs kept)" all_answered 30
+wait $hold_pids
 
 e2e_dump_logs
 e2e_summary

@@ -423,6 +423,64 @@ static void test_active_flows_are_counted_per_member(void **state)
 	free(mem);
 }
 
+struct added_log {
+	__u32 member[8];
+	__u32 vip[8];
+	__u32 count;
+};
+
+static void log_added(void *ctx, __u32 member_id, __u32 vip_id)
+{
+	struct added_log *log = ctx;
+
+	assert_true(log->count < 8);
+	log->member[log->count] = member_id;
+	log->vip[log->count++] = vip_id;
+}
+
+static void test_members_coming_and_going_are_listed_with_their_vip(void **state)
+{
+	(void)state;
+	struct gen_registry *reg = gen_registry_create();
+	struct chan_backend b12[2] = { backend_v4(1, CHAN_BACKEND_READY),
+				       backend_v4(2, CHAN_BACKEND_READY) };
+	struct chan_backend b23[2] = { backend_v4(2, CHAN_BACKEND_DRAIN),
+				       backend_v4(3, CHAN_BACKEND_READY) };
+	struct chan_gen_begin begin = begin_n(1, 1);
+	struct gen_builder *gb = gen_builder_create(reg, &begin, NULL);
+	struct added_log log = { .count = 0 };
+
+	add_vip(gb, 1, 80, b12, 2);
+	struct gen *g1 = finish(gb, 10);
+	gen_members_added(NULL, g1, log_added, &log);
+	assert_int_equal(log.count, 2); /* from nothing: all of them */
+
+	/* 1 leaves, 2 stays (now draining), 3 joins. */
+	begin = begin_n(2, 1);
+	gb = gen_builder_create(reg, &begin, g1);
+	add_vip(gb, 1, 80, b23, 2);
+	struct gen *g2 = finish(gb, 11);
+	__u32 vip = g2->vips[0]->id;
+	log.count = 0;
+	gen_members_added(g1, g2, log_added, &log);
+	assert_int_equal(log.count, 1);
+	assert_int_equal(log.member[0], g2->vips[0]->member_ids[1]);
+	assert_int_equal(log.vip[0], vip);
+	log.count = 0;
+	gen_members_added(g2, g1, log_added, &log);
+	assert_int_equal(log.count, 1);
+	assert_int_equal(log.member[0], g1->vips[0]->member_ids[0]);
+	assert_int_equal(log.vip[0], vip);
+	log.count = 0;
+	gen_members_added(g2, g2, log_added, &log);
+	assert_int_equal(log.count, 0);
+	printf("members joining (3) and leaving (1) are listed with their VIP's id; a member "
+	       "that only changes state (2) is not\n");
+	gen_destroy(g1);
+	gen_destroy(g2);
+	gen_registry_destroy(reg);
+}
+
 static void test_keep_shares_the_vip_in_service(void **state)
 {
 	(void)state;
@@ -592,6 +650,7 @@ int main(void)
 		cmocka_unit_test(test_removed_member_id_is_reused_only_after_timeouts),
 		cmocka_unit_test(test_keep_shares_the_vip_in_service),
 		cmocka_unit_test(test_vip_ids_stay_with_their_vip),
+		cmocka_unit_test(test_members_coming_and_going_are_listed_with_their_vip),
 		cmocka_unit_test(test_refused_generation_gives_its_new_ids_back),
 		cmocka_unit_test(test_member_id_space_is_bounded),
 		cmocka_unit_test(test_active_flows_are_counted_per_member),
