@@ -387,26 +387,29 @@ static int ctl_cmd_vip_set(struct lbd *d, const struct ctl_request *r, json_t **
 	return 0;
 }
 
-static int ctl_cmd_backend_list(struct lbd *d, const struct ctl_request *r, json_t **result,
-				char *err, size_t err_size)
+/* Every live backend, or those of the VIP named (-ENOENT when none is). */
+static int ctl_backends_json(struct lbd *d, const char *vip, bool detail, json_t **result,
+			     char *err, size_t err_size)
 {
+	if (vip && !ctl_vip(d, vip, err, err_size))
+		return -ENOENT;
 	json_t *list = json_array();
-
 	for (__u32 i = 0; i < d->model->vip_count; i++) {
 		struct model_vip *v = d->model->vips[i];
-		if (v->deleted || (r->args[0] && strcmp(v->name, r->args[0]) != 0))
+		if (v->deleted || (vip && strcmp(v->name, vip) != 0))
 			continue;
 		for (__u32 k = 0; k < v->backend_count; k++)
 			if (!v->backends[k]->deleted)
-				json_array_append_new(list, ctl_backend_json(d, v->backends[k], false));
-	}
-	if (r->args[0] && !model_vip_find(d->model, r->args[0])) {
-		json_decref(list);
-		snprintf(err, err_size, "no vip %s", r->args[0]);
-		return -ENOENT;
+				json_array_append_new(list, ctl_backend_json(d, v->backends[k], detail));
 	}
 	*result = list;
 	return 0;
+}
+
+static int ctl_cmd_backend_list(struct lbd *d, const struct ctl_request *r, json_t **result,
+				char *err, size_t err_size)
+{
+	return ctl_backends_json(d, r->args[0], false, result, err, err_size);
 }
 
 static int ctl_cmd_backend_show(struct lbd *d, const struct ctl_request *r, json_t **result,
@@ -530,22 +533,7 @@ static int ctl_cmd_backend_set(struct lbd *d, const struct ctl_request *r, json_
 static int ctl_cmd_health_show(struct lbd *d, const struct ctl_request *r, json_t **result,
 			       char *err, size_t err_size)
 {
-	json_t *list = json_array();
-
-	if (r->args[0] && !ctl_vip(d, r->args[0], err, err_size)) {
-		json_decref(list);
-		return -ENOENT;
-	}
-	for (__u32 i = 0; i < d->model->vip_count; i++) {
-		struct model_vip *v = d->model->vips[i];
-		if (v->deleted || (r->args[0] && strcmp(v->name, r->args[0]) != 0))
-			continue;
-		for (__u32 k = 0; k < v->backend_count; k++)
-			if (!v->backends[k]->deleted)
-				json_array_append_new(list, ctl_backend_json(d, v->backends[k], true));
-	}
-	*result = list;
-	return 0;
+	return ctl_backends_json(d, r->args[0], true, result, err, err_size);
 }
 
 static int ctl_cmd_health_poll(struct lbd *d, const struct ctl_request *r, json_t **result,

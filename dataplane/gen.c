@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE /* tdestroy */
 #include <errno.h>
+#include <stddef.h>
 #include <search.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -195,30 +196,30 @@ int gen_registry_member_key(const struct gen_registry *reg, __u32 id, struct cha
 	return 0;
 }
 
-/* The id of (vip, backend), allocating one for a new pair. NULL with errno
- * ENOMEM or ENOSPC. */
-static struct gen_reg_entry *gen_registry_get(struct gen_registry *reg,
-					      const struct chan_vip_key *vip,
-					      const struct chan_backend *b)
+/*
+ * The entry equal to probe in a registry tree, or a copy of probe added to
+ * it with a fresh id from pool (stored at id_offset). NULL with errno
+ * ENOMEM or ENOSPC. Members and VIPs are kept alike.
+ */
+static void *gen_registry_intern(struct gen_id_pool *pool, void **root,
+				 int (*cmp)(const void *, const void *), const void *probe,
+				 size_t size, size_t id_offset)
 {
-	struct gen_reg_entry probe = { .vip = *vip, .port = b->port, .family = b->family };
-	struct gen_reg_entry **found;
+	void **found = tfind(probe, root, cmp);
 	int rc;
 
-	memcpy(probe.addr, b->addr, sizeof(probe.addr));
-	found = tfind(&probe, &reg->root, gen_reg_entry_cmp);
 	if (found)
 		return *found;
-
-	struct gen_reg_entry *e = malloc(sizeof(*e));
+	void *e = malloc(size);
 	if (!e) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	*e = probe;
-	rc = gen_id_pool_take(&reg->members, e, &e->id);
-	if (rc == 0 && !tsearch(e, &reg->root, gen_reg_entry_cmp)) {
-		gen_id_pool_put(&reg->members, e->id);
+	memcpy(e, probe, size);
+	__u32 *id = (__u32 *)((char *)e + id_offset);
+	rc = gen_id_pool_take(pool, e, id);
+	if (rc == 0 && !tsearch(e, root, cmp)) {
+		gen_id_pool_put(pool, *id);
 		rc = -ENOMEM;
 	}
 	if (rc) {
@@ -227,6 +228,19 @@ static struct gen_reg_entry *gen_registry_get(struct gen_registry *reg,
 		return NULL;
 	}
 	return e;
+}
+
+/* The id of (vip, backend), allocating one for a new pair. NULL with errno
+ * ENOMEM or ENOSPC. */
+static struct gen_reg_entry *gen_registry_get(struct gen_registry *reg,
+					      const struct chan_vip_key *vip,
+					      const struct chan_backend *b)
+{
+	struct gen_reg_entry probe = { .vip = *vip, .port = b->port, .family = b->family };
+
+	memcpy(probe.addr, b->addr, sizeof(probe.addr));
+	return gen_registry_intern(&reg->members, &reg->root, gen_reg_entry_cmp, &probe, sizeof(probe),
+				   offsetof(struct gen_reg_entry, id));
 }
 
 static void gen_registry_release(struct gen_registry *reg, struct gen_reg_entry *e)
@@ -241,28 +255,9 @@ static struct gen_reg_vip *gen_registry_vip_get(struct gen_registry *reg,
 						const struct chan_vip_key *key)
 {
 	struct gen_reg_vip probe = { .key = *key };
-	struct gen_reg_vip **found = tfind(&probe, &reg->vip_root, gen_reg_vip_cmp);
-	int rc;
 
-	if (found)
-		return *found;
-	struct gen_reg_vip *e = malloc(sizeof(*e));
-	if (!e) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	*e = probe;
-	rc = gen_id_pool_take(&reg->vips, e, &e->id);
-	if (rc == 0 && !tsearch(e, &reg->vip_root, gen_reg_vip_cmp)) {
-		gen_id_pool_put(&reg->vips, e->id);
-		rc = -ENOMEM;
-	}
-	if (rc) {
-		free(e);
-		errno = -rc;
-		return NULL;
-	}
-	return e;
+	return gen_registry_intern(&reg->vips, &reg->vip_root, gen_reg_vip_cmp, &probe, sizeof(probe),
+				   offsetof(struct gen_reg_vip, id));
 }
 
 static void gen_registry_vip_release(struct gen_registry *reg, struct gen_reg_vip *e)

@@ -31,8 +31,7 @@ BUILD=${BUILD:-build}
 PY=/usr/bin/python3
 E2E_DIR=$(mktemp -d /tmp/fulcrum-e2e.XXXXXX)
 E2E_PEER=$(dirname "${BASH_SOURCE[0]}")/peer.py
-E2E_PASSED=0
-E2E_FAILED=0
+. "$(dirname "${BASH_SOURCE[0]}")/report.sh"
 E2E_NAMESPACES=""
 LB_PID=""
 LBD_PID=""
@@ -68,37 +67,6 @@ e2e_cleanup() {
 }
 trap e2e_cleanup EXIT
 trap 'exit 1' INT TERM
-
-check() {
-	local what=$1
-	shift
-	if "$@"; then
-		echo "ok - $what"
-		E2E_PASSED=$((E2E_PASSED + 1))
-	else
-		echo "FAIL - $what"
-		E2E_FAILED=$((E2E_FAILED + 1))
-	fi
-}
-
-# The summary lines tests/run-suites.sh counts (cmocka's format).
-e2e_summary() {
-	echo "[==========] $((E2E_PASSED + E2E_FAILED)) test(s) run."
-	echo "[  PASSED  ] $E2E_PASSED test(s)."
-	[ "$E2E_FAILED" -eq 0 ] || echo "[  FAILED  ] $E2E_FAILED test(s), listed above."
-	[ "$E2E_FAILED" -eq 0 ]
-}
-
-# Waits up to $1 seconds for the command to succeed.
-wait_for() {
-	local limit=$1 i=0
-	shift
-	while ! "$@" 2>/dev/null; do
-		i=$((i + 1))
-		[ "$i" -ge $((limit * 10)) ] && return 1
-		sleep 0.1
-	done
-}
 
 e2e_ns_add() {
 	ip netns add "$E2E_PREFIX-$1"

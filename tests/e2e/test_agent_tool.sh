@@ -10,15 +10,14 @@
 # SIGTERM ends it cleanly, even during a command.
 #
 # Needs no root and no namespaces, so it does not source lib.sh (which skips
-# without root); check and the summary print lib.sh's format.
+# without root), only report.sh, as every e2e script does.
 set -u
 
 BUILD=${BUILD:-build}
 AGENT=$BUILD/fulcrum-agent
 PY=/usr/bin/python3
 DIR=$(mktemp -d /tmp/fulcrum-agent-e2e.XXXXXX)
-PASSED=0
-FAILED=0
+. "$(dirname "$0")/report.sh"
 AGENT_PIDS=""
 
 cleanup() {
@@ -31,35 +30,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-
-check() {
-	local what=$1
-	shift
-	if "$@"; then
-		echo "ok - $what"
-		PASSED=$((PASSED + 1))
-	else
-		echo "FAIL - $what"
-		FAILED=$((FAILED + 1))
-	fi
-}
-
-summary() {
-	echo "[==========] $((PASSED + FAILED)) test(s) run."
-	echo "[  PASSED  ] $PASSED test(s)."
-	[ "$FAILED" -eq 0 ] || echo "[  FAILED  ] $FAILED test(s), listed above."
-	[ "$FAILED" -eq 0 ]
-}
-
-wait_for() {
-	local limit=$1 i=0
-	shift
-	while ! "$@" 2>/dev/null; do
-		i=$((i + 1))
-		[ "$i" -ge $((limit * 10)) ] && return 1
-		sleep 0.1
-	done
-}
 
 free_port() {
 	$PY -c 'import socket
@@ -279,4 +249,4 @@ check "SIGTERM during a 60 s command: exits 0 within 2 s" stops_cleanly "$LONG_P
 check "SIGTERM during a command: the command is gone too" wait_for 2 no_sleep_left
 wait 2>/dev/null
 
-summary
+e2e_summary
