@@ -26,6 +26,7 @@ endif
 CONFIG_CFLAGS = $(shell $(PKG_CONFIG) --cflags libconfig)
 CONFIG_LIBS   = $(shell $(PKG_CONFIG) --libs libconfig)
 JSON_LIBS     = $(shell $(PKG_CONFIG) --libs jansson)
+HTTP_LIBS     = $(shell $(PKG_CONFIG) --libs libmicrohttpd)
 CMOCKA_CFLAGS = $(shell $(PKG_CONFIG) --cflags cmocka)
 CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka)
 BPF_CFLAGS_PC = $(shell $(PKG_CONFIG) --cflags libbpf)
@@ -58,7 +59,8 @@ CORE_SAN_OBJS := $(CORE_SRCS:%.c=$(BUILD)/san/%.o)
 # lbd's modules that the unit tests drive directly, without its sockets.
 LBD_CORE_SRCS := controlplane/model.c controlplane/health.c controlplane/tables.c \
 		 controlplane/lbd.c controlplane/log.c controlplane/publish.c controlplane/ctl.c \
-		 controlplane/ctl_grammar.c controlplane/state.c controlplane/config_dump.c
+		 controlplane/ctl_grammar.c controlplane/state.c controlplane/config_dump.c \
+		 controlplane/metrics.c
 LBD_CORE_OBJS := $(LBD_CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 LBD_CORE_SAN_OBJS := $(LBD_CORE_SRCS:%.c=$(BUILD)/san/%.o)
 LBD_SRCS := controlplane/lbd_main.c $(LBD_CORE_SRCS)
@@ -141,7 +143,7 @@ $(BUILD)/san/%.o: %.c
 
 $(LBD): $(LBD_SRCS:%.c=$(BUILD)/obj/%.o) $(CORE_OBJS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CONFIG_LIBS) $(JSON_LIBS)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CONFIG_LIBS) $(JSON_LIBS) $(HTTP_LIBS)
 
 $(LB_DPDK): $(BUILD)/dpdk/dataplane/lb_dpdk.o $(DPDK_OBJS) $(CORE_OBJS)
 	$(call msg,LD,$@)
@@ -162,7 +164,7 @@ $(DPDK_BENCHES): $(BUILD)/bench/%: $(BUILD)/dpdk/tests/bench/%.o $(BUILD)/dpdk/d
 $(BUILD)/tests/%: $(BUILD)/san/tests/unit/%.o $(CORE_SAN_OBJS) $(LBD_CORE_SAN_OBJS)
 	$(call msg,LD-SAN,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(CMOCKA_LIBS) $(CONFIG_LIBS) $(JSON_LIBS) -lm
+	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(CMOCKA_LIBS) $(CONFIG_LIBS) $(JSON_LIBS) $(HTTP_LIBS) -lm
 
 $(BUILD)/tests/test_bpf_%: $(BUILD)/san/tests/bpf/test_bpf_%.o $(CORE_SAN_OBJS)
 	$(call msg,LD-SAN,$@)

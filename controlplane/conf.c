@@ -10,6 +10,7 @@
  * missing), and the whole file is judged at the end.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <libconfig.h>
 #include <stdarg.h>
@@ -346,6 +347,37 @@ static void conf_load_health(struct conf_ctx *ctx, const config_setting_t *g, co
 			     h->timeout_ms, h->interval_ms);
 }
 
+/* ADDRESS:PORT, with an IPv6 address in brackets. Returns 0 or -EINVAL. */
+static int conf_parse_listen(const char *text, struct conf_addr *addr, __u16 *port)
+{
+	char host[CONF_PATH_MAX];
+	const char *colon = strrchr(text, ':');
+	size_t host_len;
+	char *end;
+
+	if (!colon || colon == text || !colon[1])
+		return -EINVAL;
+	errno = 0;
+	unsigned long p = strtoul(colon + 1, &end, 10);
+	if (*end || errno || p == 0 || p > 65535 || !isdigit((unsigned char)colon[1]))
+		return -EINVAL;
+	host_len = (size_t)(colon - text);
+	memcpy(host, text, host_len);
+	host[host_len] = '\0';
+	if (host[0] == '[') {
+		if (host_len < 3 || host[host_len - 1] != ']')
+			return -EINVAL;
+		memmove(host, host + 1, host_len - 2);
+		host[host_len - 2] = '\0';
+	} else if (strchr(host, ':')) {
+		return -EINVAL; /* an IPv6 address needs its brackets */
+	}
+	if (conf_parse_addr(host, addr) < 0)
+		return -EINVAL;
+	*port = (__u16)p;
+	return 0;
+}
+
 static void conf_load_global(struct conf_ctx *ctx, const config_setting_t *root,
 			       struct conf_global *g)
 {
@@ -357,6 +389,7 @@ static void conf_load_global(struct conf_ctx *ctx, const config_setting_t *root,
 	snprintf(g->control_socket, sizeof(g->control_socket), "/run/fulcrum/lbd.sock");
 	snprintf(g->state_file, sizeof(g->state_file), "/var/lib/fulcrum/lbd.state");
 	snprintf(g->metrics_listen, sizeof(g->metrics_listen), "127.0.0.1:9469");
+	conf_parse_listen(g->metrics_listen, &g->metrics_addr, &g->metrics_port);
 	g->log_level = CONF_LOG_INFO;
 
 	config_setting_t *s = conf_member(ctx, root, "", "global", CONFIG_TYPE_GROUP, false);
@@ -370,27 +403,12 @@ static void conf_load_global(struct conf_ctx *ctx, const config_setting_t *root,
 	config_setting_t *m = conf_get_string(ctx, s, "global", "metrics_listen", false,
 						g->metrics_listen, sizeof(g->metrics_listen));
 	if (m) {
-		/* ADDRESS:PORT, with an IPv6 address in brackets. */
-		char host[CONF_PATH_MAX];
-		const char *colon = strrchr(g->metrics_listen, ':');
-		struct conf_addr a;
-		bool ok = colon && colon != g->metrics_listen;
-		if (ok) {
-			long port = strtol(colon + 1, NULL, 10);
-			size_t hl = (size_t)(colon - g->metrics_listen);
-			memcpy(host, g->metrics_listen, hl);
-			host[hl] = '\0';
-			if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
-				memmove(host, host + 1, hl - 2);
-				host[hl - 2] = '\0';
-			}
-			ok = port > 0 && port < 65536 && strspn(colon + 1, "0123456789") ==
-								  strlen(colon + 1) &&
-			     conf_parse_addr(host, &a) == 0;
-		}
-		if (!ok)
+		g->metrics_port = 0; /* "" turns the endpoint off */
+		if (g->metrics_listen[0] &&
+		    conf_parse_listen(g->metrics_listen, &g->metrics_addr, &g->metrics_port) < 0)
 			conf_error(ctx, m, "global.metrics_listen",
-				     "\"%s\" is not ADDRESS:PORT (e.g. 127.0.0.1:9469, [::1]:9469)",
+				     "\"%s\" is not ADDRESS:PORT (e.g. 127.0.0.1:9469, [::1]:9469), "
+				     "nor \"\" (no endpoint)",
 				     g->metrics_listen);
 	}
 	conf_get_enum(ctx, s, "global", "log_level", levels, false, &level);

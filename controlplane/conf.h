@@ -134,7 +134,9 @@ struct conf_dataplane {
 struct conf_global {
 	char control_socket[CONF_PATH_MAX];
 	char state_file[CONF_PATH_MAX];
-	char metrics_listen[CONF_PATH_MAX];
+	char metrics_listen[CONF_PATH_MAX]; /* as written; "" = no endpoint */
+	struct conf_addr metrics_addr;      /* parsed from metrics_listen */
+	__u16 metrics_port;                 /* 0 = no endpoint */
 	enum conf_log_level log_level;
 };
 

@@ -78,65 +78,11 @@ static struct model_backend *ctl_backend(struct model_vip *v, const char *name, 
 	return b;
 }
 
-static int ctl_vip_key_matches(const struct chan_vip_key *k, const struct model_vip *v)
-{
-	return k->family == v->addr.family && k->proto == v->proto && k->port == htons(v->port) &&
-	       memcmp(k->addr, v->addr.addr, sizeof(k->addr)) == 0;
-}
-
-/* The sampled dataplane record of a VIP, or NULL. */
-static const struct chan_vip_stats *ctl_vip_stats(const struct lbd *d, const struct model_vip *v)
-{
-	const struct publish_members *pm = &d->members;
-
-	for (__u32 i = 0; d->members_valid && i < pm->head.vip_count; i++)
-		if (ctl_vip_key_matches(&pm->vips[i].key, v))
-			return &pm->vips[i];
-	return NULL;
-}
-
-/* The sampled dataplane record of a backend, or NULL. Members are grouped
- * by VIP, in canonical key order within a VIP: a binary search. */
-static const struct chan_member_stats *ctl_member_stats(const struct lbd *d,
-							const struct model_backend *b)
-{
-	const struct publish_members *pm = &d->members;
-	__u32 lo = 0, hi, start = UINT32_MAX;
-
-	if (!d->members_valid)
-		return NULL;
-	for (__u32 i = 0; i < pm->head.member_count; i++) {
-		if (ctl_vip_key_matches(&pm->members[i].vip, b->vip)) {
-			start = i;
-			break;
-		}
-	}
-	if (start == UINT32_MAX)
-		return NULL;
-	lo = start;
-	hi = start;
-	while (hi < pm->head.member_count && ctl_vip_key_matches(&pm->members[hi].vip, b->vip))
-		hi++;
-	while (lo < hi) {
-		__u32 mid = lo + (hi - lo) / 2;
-		const struct chan_member_stats *m = &pm->members[mid];
-		int c = maglev_key_order(m->family, m->addr, m->port, b->addr.family, b->addr.addr,
-					 htons(b->port));
-		if (c == 0)
-			return m;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
 static json_t *ctl_backend_json(const struct lbd *d, const struct model_backend *b, bool detail)
 {
 	enum model_source by;
 	enum conf_admin_state admin = model_backend_admin(b, &by);
-	const struct chan_member_stats *ms = ctl_member_stats(d, b);
+	const struct chan_member_stats *ms = lbd_member_stats(d, b);
 	char line[AGENT_LINE_MAX + 1] = "";
 	json_t *o = json_pack("{s:s,s:s,s:o,s:i,s:s,s:s,s:s,s:i,s:f,s:s}", "vip", b->vip->name,
 			      "name", b->name, "address", ctl_addr(&b->addr), "port",
@@ -187,7 +133,7 @@ static json_t *ctl_backend_json(const struct lbd *d, const struct model_backend 
 static json_t *ctl_vip_json(const struct lbd *d, const struct model_vip *v, bool detail)
 {
 	static const char *const types[] = { "none", "tcp", "http" };
-	const struct chan_vip_stats *vs = ctl_vip_stats(d, v);
+	const struct chan_vip_stats *vs = lbd_vip_stats(d, v);
 	__u32 live = 0;
 
 	for (__u32 i = 0; i < v->backend_count; i++)
@@ -205,6 +151,10 @@ static json_t *ctl_vip_json(const struct lbd *d, const struct model_vip *v, bool
 					       : json_null());
 	json_object_set_new(o, "drops_no_backend",
 			    vs ? json_integer((json_int_t)vs->drops_no_backend) : json_null());
+	__u64 flows_active;
+	json_object_set_new(o, "flows_active", lbd_vip_flows_active(d, v, &flows_active) == 0
+						       ? json_integer((json_int_t)flows_active)
+						       : json_null());
 	if (detail) {
 		json_t *list = json_array();
 		for (__u32 i = 0; i < v->backend_count; i++)
@@ -313,7 +263,7 @@ static int ctl_flows_of(struct lbd *d, const struct model_backend *b, __u64 *flo
 		return -ENOTCONN;
 	if (lbd_sample_members(d, err, sizeof(err)))
 		return -ENOTCONN;
-	const struct chan_member_stats *ms = ctl_member_stats(d, b);
+	const struct chan_member_stats *ms = lbd_member_stats(d, b);
 	*flows = ms ? ms->flows_active : 0;
 	return 0;
 }

@@ -26,6 +26,8 @@
 #include "controlplane/ctl.h"
 #include "controlplane/lbd.h"
 #include "controlplane/log.h"
+#include "controlplane/maglev.h"
+#include "controlplane/metrics.h"
 #include "controlplane/state.h"
 
 const char *lbd_mode_name(const struct lbd *d)
@@ -52,6 +54,77 @@ void lbd_event(struct lbd *d, const char *type, json_t *fields)
 	if (d->ctl)
 		ctl_broadcast(d->ctl, ev);
 	json_decref(ev);
+}
+
+/* ---- the dataplane's statistics ---- */
+
+static int lbd_vip_key_matches(const struct chan_vip_key *k, const struct model_vip *v)
+{
+	return k->family == v->addr.family && k->proto == v->proto && k->port == htons(v->port) &&
+	       memcmp(k->addr, v->addr.addr, sizeof(k->addr)) == 0;
+}
+
+const struct chan_vip_stats *lbd_vip_stats(const struct lbd *d, const struct model_vip *v)
+{
+	const struct publish_members *pm = &d->members;
+
+	for (__u32 i = 0; d->members_valid && i < pm->head.vip_count; i++)
+		if (lbd_vip_key_matches(&pm->vips[i].key, v))
+			return &pm->vips[i];
+	return NULL;
+}
+
+/* The sampled members of VIP v: [*first, *first + return value). Members
+ * come grouped by VIP. */
+static __u32 lbd_vip_members(const struct lbd *d, const struct model_vip *v, __u32 *first)
+{
+	const struct publish_members *pm = &d->members;
+	__u32 start = 0, end;
+
+	if (!d->members_valid)
+		return 0;
+	while (start < pm->head.member_count && !lbd_vip_key_matches(&pm->members[start].vip, v))
+		start++;
+	end = start;
+	while (end < pm->head.member_count && lbd_vip_key_matches(&pm->members[end].vip, v))
+		end++;
+	*first = start;
+	return end - start;
+}
+
+/* Within a VIP members are in canonical key order: a binary search. */
+const struct chan_member_stats *lbd_member_stats(const struct lbd *d,
+						 const struct model_backend *b)
+{
+	const struct publish_members *pm = &d->members;
+	__u32 lo = 0, hi = lbd_vip_members(d, b->vip, &lo);
+
+	hi += lo;
+	while (lo < hi) {
+		__u32 mid = lo + (hi - lo) / 2;
+		const struct chan_member_stats *m = &pm->members[mid];
+		int c = maglev_key_order(m->family, m->addr, m->port, b->addr.family, b->addr.addr,
+					 htons(b->port));
+		if (c == 0)
+			return m;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+int lbd_vip_flows_active(const struct lbd *d, const struct model_vip *v, __u64 *flows)
+{
+	__u32 first = 0, count = lbd_vip_members(d, v, &first);
+
+	*flows = 0;
+	if (!lbd_vip_stats(d, v))
+		return -ENOENT;
+	for (__u32 i = first; i < first + count; i++)
+		*flows += d->members.members[i].flows_active;
+	return 0;
 }
 
 /* ---- tables and publication ---- */
@@ -487,6 +560,8 @@ void lbd_fini(struct lbd *d)
 	if (d->ctl)
 		ctl_destroy(d->ctl);
 	d->ctl = NULL;
+	metrics_destroy(d->metrics);
+	d->metrics = NULL;
 	publish_fini(&d->pub);
 	publish_members_fini(&d->members);
 	publish_members_fini(&d->prev_members);
@@ -652,18 +727,33 @@ int lbd_run(struct lbd *d)
 		log_error("control socket %s: %s", d->cfg->global.control_socket, err);
 		return -EINVAL;
 	}
+	if (d->cfg->global.metrics_port) {
+		d->metrics = metrics_create(d, &d->cfg->global.metrics_addr,
+					    d->cfg->global.metrics_port, err, sizeof(err));
+		if (!d->metrics) {
+			log_error("metrics endpoint %s: %s", d->cfg->global.metrics_listen, err);
+			return -EADDRINUSE;
+		}
+		lbd_watch(d, metrics_fd(d->metrics));
+	}
 	lbd_watch(d, d->signal_fd);
 	lbd_watch(d, d->timer_fd);
 	lbd_watch(d, health_fd(d->health));
 	lbd_watch(d, ctl_fd(d->ctl));
 
-	log_info("started: %s, %u VIPs, %u backends; control socket %s; lb-dpdk at %s",
+	log_info("started: %s, %u VIPs, %u backends; control socket %s; metrics %s; lb-dpdk at %s",
 		 d->config_path, lbd_live_vips(d->model), conf_backend_count(d->cfg),
-		 d->cfg->global.control_socket, d->pub.path);
+		 d->cfg->global.control_socket,
+		 d->metrics ? d->cfg->global.metrics_listen : "off", d->pub.path);
 	lbd_try_connect(d);
 	while (!d->stop) {
 		struct epoll_event events[16];
 		__u64 now = health_now_ms(), next = health_next_ms(d->health);
+		if (d->metrics) {
+			__u64 http = metrics_timeout_ms(d->metrics);
+			if (http != UINT64_MAX && now + http < next)
+				next = now + http;
+		}
 		int timeout = next == UINT64_MAX ? 1000 : next <= now ? 0 : (int)(next - now);
 		if (d->holding && timeout > 50)
 			timeout = 50;
@@ -688,11 +778,16 @@ int lbd_run(struct lbd *d)
 				ctl_run(d->ctl);
 			} else if (fd == d->pub.fd) {
 				lbd_channel_event(d);
+			} else if (d->metrics && fd == metrics_fd(d->metrics)) {
+				metrics_run(d->metrics);
 			}
 		}
 		now = health_now_ms();
 		health_run(d->health, now);
 		lbd_publish_due(d, now);
+		/* Also for its connection timeouts, which no fd signals. */
+		if (d->metrics && metrics_timeout_ms(d->metrics) == 0)
+			metrics_run(d->metrics);
 	}
 	if (d->state_dirty)
 		lbd_save_state(d, err, sizeof(err));

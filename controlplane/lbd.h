@@ -19,6 +19,7 @@
 #include "controlplane/tables.h"
 
 struct ctl_server;
+struct metrics_server;
 
 /* One sample of the dataplane's counters, taken every second. */
 struct lbd_sample {
@@ -35,6 +36,7 @@ struct lbd {
 	struct health_engine *health;
 	struct publisher pub;
 	struct ctl_server *ctl;
+	struct metrics_server *metrics; /* NULL: no endpoint (metrics_listen "") */
 
 	/* The tables of the generation in service (or to be sent), one per
 	 * live VIP, in model order. */
@@ -106,6 +108,15 @@ void lbd_event(struct lbd *d, const char *type, json_t *fields);
  * d->members. Returns 0 or -errno with err. */
 int lbd_take_sample(struct lbd *d, __u64 now_ms);
 int lbd_sample_members(struct lbd *d, char *err, size_t err_size);
+
+/* The sampled dataplane record of a VIP / backend (from the last
+ * lbd_sample_members), or NULL. */
+const struct chan_vip_stats *lbd_vip_stats(const struct lbd *d, const struct model_vip *v);
+const struct chan_member_stats *lbd_member_stats(const struct lbd *d,
+						 const struct model_backend *b);
+/* Flows in lb-dpdk's tables for VIP v, over the backends of its generation
+ * in service. Returns 0, or -ENOENT when the sample has no such VIP. */
+int lbd_vip_flows_active(const struct lbd *d, const struct model_vip *v, __u64 *flows);
 
 /* The model's mode name ("dpdk", "xdp", "auto"). */
 const char *lbd_mode_name(const struct lbd *d);

@@ -206,6 +206,40 @@ static void test_malformed_addresses_are_rejected(void **state)
 			2, "dataplane.dpdk.ports[0].addresses: \"10.0.0.2/33\" is not ADDRESS/LENGTH");
 }
 
+static void test_metrics_listen_forms(void **state)
+{
+	struct conf_errors errors;
+	struct conf *cfg;
+	char text[512];
+	(void)state;
+
+	/* The default: loopback only. */
+	cfg = load_text(BASE, &errors);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->global.metrics_port, 9469);
+	assert_int_equal(cfg->global.metrics_addr.family, FLOW_FAMILY_IPV4);
+	assert_int_equal(cfg->global.metrics_addr.addr[0], htonl(0x7f000001));
+	conf_destroy(cfg);
+	snprintf(text, sizeof(text), "%sglobal = { metrics_listen = \"[::1]:9100\"; };\n", BASE);
+	cfg = load_text(text, &errors);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->global.metrics_port, 9100);
+	assert_int_equal(cfg->global.metrics_addr.family, FLOW_FAMILY_IPV6);
+	conf_destroy(cfg);
+	/* "" turns the endpoint off. */
+	snprintf(text, sizeof(text), "%sglobal = { metrics_listen = \"\"; };\n", BASE);
+	cfg = load_text(text, &errors);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->global.metrics_port, 0);
+	conf_destroy(cfg);
+	assert_rejected(BASE "global = { metrics_listen = \"::1:9469\"; };\n", 4,
+			"global.metrics_listen: \"::1:9469\" is not ADDRESS:PORT");
+	assert_rejected(BASE "global = { metrics_listen = \"127.0.0.1:65536\"; };\n", 4,
+			"global.metrics_listen: \"127.0.0.1:65536\" is not ADDRESS:PORT");
+	assert_rejected(BASE "global = { metrics_listen = \"127.0.0.1:\"; };\n", 4,
+			"global.metrics_listen: \"127.0.0.1:\" is not ADDRESS:PORT");
+}
+
 static void test_table_sizes_must_be_prime_and_large_enough(void **state)
 {
 	(void)state;
@@ -294,6 +328,7 @@ int main(void)
 		cmocka_unit_test(test_out_of_range_numbers_are_rejected),
 		cmocka_unit_test(test_bad_enumerations_are_rejected),
 		cmocka_unit_test(test_malformed_addresses_are_rejected),
+		cmocka_unit_test(test_metrics_listen_forms),
 		cmocka_unit_test(test_table_sizes_must_be_prime_and_large_enough),
 		cmocka_unit_test(test_duplicates_are_rejected),
 		cmocka_unit_test(test_backend_family_without_tunnel_source_is_rejected),
