@@ -72,10 +72,12 @@ DPDK_SRCS := dataplane/worker.c dataplane/eal.c dataplane/nl.c dataplane/nexthop
 DPDK_OBJS := $(DPDK_SRCS:%.c=$(BUILD)/dpdk/%.o)
 LB_DPDK := $(BUILD)/lb-dpdk
 DPDK_BENCHES := $(BUILD)/bench/bench_worker
+# Benchmarks of lbd's modules (linked with them, like the unit tests).
+LBD_BENCHES := $(BUILD)/bench/bench_health
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/bench_*.c))
-PLAIN_BENCHES := $(filter-out $(DPDK_BENCHES),$(BENCHES))
+PLAIN_BENCHES := $(filter-out $(DPDK_BENCHES) $(LBD_BENCHES),$(BENCHES))
 
 # Fulcrum's BPF programs and the tools that load them.
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -153,6 +155,11 @@ $(PLAIN_BENCHES): $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(CORE_OBJS)
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CONFIG_LIBS) -lm
+
+$(LBD_BENCHES): $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LBD_CORE_OBJS) $(CORE_OBJS)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CONFIG_LIBS) $(JSON_LIBS) $(HTTP_LIBS) -lm
 
 $(DPDK_BENCHES): $(BUILD)/bench/%: $(BUILD)/dpdk/tests/bench/%.o $(BUILD)/dpdk/dataplane/worker.o \
 		  $(BUILD)/dpdk/dataplane/eal.o \

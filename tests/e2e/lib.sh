@@ -42,6 +42,11 @@ VIP6=fd99:100::1
 ENCAP=ipip
 # name:weight[:state] for every VIP's backends
 BACKENDS="b1:1 b2:1 b3:1"
+# Health checking (libconfig group bodies): for every VIP, and for web alone.
+HEALTH_DEFAULTS='type = "none";'
+WEB_HEALTH=""
+# dataplane.tcp_idle_timeout_s; empty = the default.
+TCP_IDLE_TIMEOUT_S=""
 
 ns() {
 	local n=$1
@@ -134,10 +139,11 @@ backend_add() {
 	wait_for 10 grep -q serving "$E2E_DIR/$b.log"
 }
 
-# The backend's servers (make demo replaces this with inference servers).
+# The backend's servers (make demo replaces this with inference servers): the
+# VIPs, and port 80 on the backend's own addresses for health checks.
 backend_serve() {
 	ns "$1" $PY "$E2E_PEER" serve "$1" "$VIP4" 80 "$VIP4" 53 "$VIP6" 80 "$VIP6" 53 \
-		"$VIP4_MIXED" 80
+		"$VIP4_MIXED" 80 "$(backend_addr4 "$1")" 80 "$(backend_addr6 "$1")" 80
 }
 
 # One VIP's backends block from $BACKENDS; $1 = 4 or 6 (backend family).
@@ -156,6 +162,8 @@ backends_block() {
 
 # Writes $E2E_DIR/fulcrum.conf from ENCAP and BACKENDS.
 write_config() {
+	local web_health=""
+	[ -z "$WEB_HEALTH" ] || web_health="health = { $WEB_HEALTH };"
 	cat >"$E2E_DIR/fulcrum.conf.tmp" <<EOF
 global = {
   control_socket = "$E2E_DIR/lbd.sock";
@@ -168,7 +176,8 @@ dataplane = {
   gue_port = 6080;
   encap_source_v4 = "10.99.2.2";
   encap_source_v6 = "fd99:2::2";
-  flow_table_size = 65536;
+  flow_table_size = 65536;${TCP_IDLE_TIMEOUT_S:+
+  tcp_idle_timeout_s = $TCP_IDLE_TIMEOUT_S;}
   dpdk = {
     eal_args = [ "--no-huge", "-m", "512", "--file-prefix", "$E2E_PREFIX",
                  "--log-level=user1:info" ];
@@ -181,10 +190,9 @@ dataplane = {
                 addresses = [ "10.99.2.2/24", "fd99:2::2/64" ]; } );
   };
 };
-# These suites test forwarding; health checking has suites of its own.
-health_defaults = { type = "none"; };
+health_defaults = { $HEALTH_DEFAULTS };
 vips = (
-  { name = "web"; protocol = "tcp"; address = "$VIP4"; port = 80;
+  { name = "web"; protocol = "tcp"; address = "$VIP4"; port = 80; $web_health
     backends = ( $(backends_block 4) ); },
   { name = "dns"; protocol = "udp"; address = "$VIP4"; port = 53;
     backends = ( $(backends_block 4) ); },
@@ -261,6 +269,40 @@ for line in sys.stdin:
         break' "$1"
 }
 
+# Long-lived connections to web from the client, $1 of them, each pinging
+# every 0.2 s until streams_stop.
+streams_start() {
+	rm -f "$E2E_DIR/stop" "$E2E_DIR/streams.json"
+	ns cl $PY "$E2E_PEER" streams "$VIP4" 80 "$1" "$E2E_DIR/stop" "$E2E_DIR/streams.json" &
+	sleep 3
+}
+streams_stop() {
+	touch "$E2E_DIR/stop"
+	wait_for 60 test -f "$E2E_DIR/streams.json"
+}
+# Exit 0 when no stream broke, except those on the backends named in $1.
+streams_unbroken_except() {
+	$PY - "$E2E_DIR/streams.json" "${1:-}" <<'EOF'
+import json, sys
+records = json.load(open(sys.argv[1]))
+removed = set(sys.argv[2].split()) if len(sys.argv) > 2 else set()
+by = {}
+bad = []
+for r in records:
+    b = r["backend"]
+    by.setdefault(b, [0, 0])
+    by[b][0] += 1
+    if r["broken"]:
+        by[b][1] += 1
+        if b not in removed:
+            bad.append(r)
+print("  streams per backend [total, broken]: %s; pings per stream: %d..%d" % (
+    by, min(r.get("pings", 0) for r in records), max(r.get("pings", 0) for r in records)))
+for r in bad:
+    print("  broken on %s: %s" % (r["backend"], r.get("error")))
+sys.exit(1 if bad or None in by else 0)
+EOF
+}
 # Shows the logs when a check failed, for whoever reads CI output.
 e2e_dump_logs() {
 	[ "$E2E_FAILED" -eq 0 ] && return 0

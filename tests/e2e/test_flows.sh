@@ -33,38 +33,6 @@ EOF
 check "600 connections from 600 client ports all answered, spread 1:2:3 by weight" spread_ok
 
 # --- 2. long-lived connections through add, reweight, remove -------------
-streams_start() {
-	rm -f "$E2E_DIR/stop" "$E2E_DIR/streams.json"
-	ns cl $PY "$E2E_PEER" streams "$VIP4" 80 "$1" "$E2E_DIR/stop" "$E2E_DIR/streams.json" &
-	sleep 3
-}
-streams_stop() {
-	touch "$E2E_DIR/stop"
-	wait_for 60 test -f "$E2E_DIR/streams.json"
-}
-# Exit 0 when no stream broke, except those on the backends named in $1.
-streams_unbroken_except() {
-	$PY - "$E2E_DIR/streams.json" "${1:-}" <<'EOF'
-import json, sys
-records = json.load(open(sys.argv[1]))
-removed = set(sys.argv[2].split()) if len(sys.argv) > 2 else set()
-by = {}
-bad = []
-for r in records:
-    b = r["backend"]
-    by.setdefault(b, [0, 0])
-    by[b][0] += 1
-    if r["broken"]:
-        by[b][1] += 1
-        if b not in removed:
-            bad.append(r)
-print("  streams per backend [total, broken]: %s; pings per stream: %d..%d" % (
-    by, min(r.get("pings", 0) for r in records), max(r.get("pings", 0) for r in records)))
-for r in bad:
-    print("  broken on %s: %s" % (r["backend"], r.get("error")))
-sys.exit(1 if bad or None in by else 0)
-EOF
-}
 reload_config() {
 	local before
 	before=$(lbd_generations)
