@@ -116,7 +116,7 @@ check: $(UNIT_TESTS) $(BPF_TESTS) $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) #
 
 demo: ## Install what is missing, build, run the demo (root)
 	$(Q)sh tools/install-deps.sh
-	$(Q)$(MAKE) --no-print-directory $(LBD) $(LB_DPDK) $(DECAP)
+	$(Q)$(MAKE) --no-print-directory $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT)
 	$(Q)BUILD=$(BUILD) bash tools/demo/demo.sh
 
 bench: $(BENCHES) ## Run the benchmark programs (figures, not pass/fail)

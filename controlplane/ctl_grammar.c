@@ -512,3 +512,84 @@ int ctl_grammar_help(const char *object, char *buf, size_t size)
 	}
 	return found ? 0 : -ENOENT;
 }
+
+/* Candidates for one parameter's value. vip: the command's VIP argument. */
+static void ctl_complete_value(const struct ctl_param *p, const char *vip, char *buf, size_t size)
+{
+	if (p->type == CTL_CHOICE) {
+		char choices[128];
+		snprintf(choices, sizeof(choices), "%s", p->choices);
+		for (char *save = NULL, *c = strtok_r(choices, "|", &save); c;
+		     c = strtok_r(NULL, "|", &save))
+			ctl_append(buf, size, "%s\n", c);
+	} else if (p->type == CTL_NAME && strcmp(p->name, "VIP") == 0) {
+		ctl_append(buf, size, "@VIP\n");
+	} else if (p->type == CTL_NAME && strcmp(p->name, "BACKEND") == 0 && vip) {
+		ctl_append(buf, size, "@BACKEND:%s\n", vip);
+	} else if (p->type == CTL_WORD) {
+		/* help OBJECT: the objects. */
+		for (size_t i = 0; i < sizeof(ctl_commands) / sizeof(ctl_commands[0]); i++)
+			if (i == 0 || strcmp(ctl_commands[i].object, ctl_commands[i - 1].object))
+				ctl_append(buf, size, "%s\n", ctl_commands[i].object);
+	}
+}
+
+void ctl_grammar_complete(int count, char *const *words, char *buf, size_t size)
+{
+	bool known, used[CTL_OPTS_MAX] = { false };
+
+	*buf = '\0';
+	if (count == 0) {
+		ctl_complete_value(&(struct ctl_param){ .type = CTL_WORD }, NULL, buf, size);
+		return;
+	}
+	const struct ctl_command *c = ctl_find(words[0], count > 1 ? words[1] : NULL, &known);
+	if (!c && known && count == 1) {
+		for (size_t i = 0; i < sizeof(ctl_commands) / sizeof(ctl_commands[0]); i++)
+			if (strcmp(ctl_commands[i].object, words[0]) == 0 && ctl_commands[i].verb)
+				ctl_append(buf, size, "%s\n", ctl_commands[i].verb);
+		return;
+	}
+	if (!c)
+		return;
+	int w = c->verb ? 2 : 1;
+	__u8 given = 0;
+	const char *vip = NULL;
+	/* The positional words, as the parser takes them. */
+	while (w < count && given < c->arg_count) {
+		bool is_opt = false;
+		for (__u8 o = 0; o < c->opt_count && !is_opt; o++)
+			is_opt = strcmp(words[w], c->opts[o].name) == 0;
+		if (is_opt && given >= c->required)
+			break;
+		if (strcmp(c->args[given].name, "VIP") == 0)
+			vip = words[w];
+		given++, w++;
+	}
+	if (w == count && given < c->arg_count) {
+		ctl_complete_value(&c->args[given], vip, buf, size);
+		if (given < c->required)
+			return;
+	}
+	/* Then keyword options, each once. */
+	while (w < count) {
+		__u8 o;
+		for (o = 0; o < c->opt_count && strcmp(words[w], c->opts[o].name); o++)
+			;
+		if (o == c->opt_count)
+			return; /* not a command line the parser takes */
+		used[o] = true;
+		if (c->opts[o].type == CTL_FLAG) {
+			w++;
+			continue;
+		}
+		if (w + 1 == count) {
+			ctl_complete_value(&c->opts[o], vip, buf, size);
+			return;
+		}
+		w += 2;
+	}
+	for (__u8 o = 0; o < c->opt_count; o++)
+		if (!used[o])
+			ctl_append(buf, size, "%s\n", c->opts[o].name);
+}

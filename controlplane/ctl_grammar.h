@@ -113,6 +113,15 @@ void ctl_grammar_usage(const struct ctl_command *c, char *buf, size_t size);
  * with their options explained. Returns -ENOENT for an unknown object. */
 int ctl_grammar_help(const char *object, char *buf, size_t size);
 
+/*
+ * What may follow words, the complete words of a command line so far (for
+ * shell completion): candidates, one per line, into buf. Names only lbd
+ * knows are written "@VIP" (any VIP) and "@BACKEND:VIP" (a backend of VIP);
+ * the caller asks lbd for them. Free-form values (numbers, addresses) have
+ * no candidates.
+ */
+void ctl_grammar_complete(int count, char *const *words, char *buf, size_t size);
+
 /* A word as a request line writes it: bare, or quoted when it must be. */
 void ctl_grammar_fmt_word(const char *word, char *buf, size_t size);
 

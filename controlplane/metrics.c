@@ -84,10 +84,12 @@ static struct metrics_value metrics_real(double value)
 	return (struct metrics_value){ .present = true, .real = true, .value = value };
 }
 
+/* Ends a sample's labels and prints its value: counts exactly, reals to ten
+ * significant digits (weights, seconds). */
 static void metrics_value_print(FILE *f, struct metrics_value v)
 {
 	if (v.real)
-		fprintf(f, "} %.17g\n", v.value);
+		fprintf(f, "} %.10g\n", v.value);
 	else
 		fprintf(f, "} %llu\n", (unsigned long long)v.count);
 }
@@ -402,10 +404,14 @@ static void metrics_dump_backends(const struct lbd *d, FILE *f)
 
 /* ---- lbd and lb-dpdk as a whole ---- */
 
-static void metrics_gauge(FILE *f, const char *name, const char *help, double value)
+static void metrics_gauge(FILE *f, const char *name, const char *help, struct metrics_value v)
 {
 	metrics_family(f, name, "gauge", help);
-	fprintf(f, "%s %.17g\n", name, value);
+	fputs(name, f);
+	if (v.real)
+		fprintf(f, " %.10g\n", v.value);
+	else
+		fprintf(f, " %llu\n", (unsigned long long)v.count);
 }
 
 static void metrics_counter(FILE *f, const char *name, const char *help, __u64 value)
@@ -420,17 +426,19 @@ static void metrics_dump_dataplane(const struct lbd *d, FILE *f)
 	char name[96];
 
 	metrics_gauge(f, "fulcrum_dataplane_connected",
-		      "1 while lbd holds its channel to lb-dpdk.", d->pub.fd >= 0);
+		      "1 while lbd holds its channel to lb-dpdk.", metrics_count(d->pub.fd >= 0));
 	if (d->pub.fd < 0 || !s->valid)
 		return;
 	metrics_gauge(f, "fulcrum_dataplane_generation",
-		      "The table generation lb-dpdk has in service.", (double)s->stats.generation);
+		      "The table generation lb-dpdk has in service.",
+		      metrics_count(s->stats.generation));
 	metrics_gauge(f, "fulcrum_dataplane_flows", "Flow-table entries in use, over all workers.",
-		      (double)s->stats.flows);
+		      metrics_count(s->stats.flows));
 	metrics_gauge(f, "fulcrum_dataplane_flow_capacity",
-		      "Flow-table entries, over all workers.", (double)s->stats.flow_capacity);
+		      "Flow-table entries, over all workers.",
+		      metrics_count(s->stats.flow_capacity));
 	metrics_gauge(f, "fulcrum_dataplane_workers", "lb-dpdk's worker lcores.",
-		      (double)s->stats.worker_count);
+		      metrics_count(s->stats.worker_count));
 	for (__u32 c = 0; c < COUNTER_DROP_BASE; c++) {
 		snprintf(name, sizeof(name), "fulcrum_dataplane_%s_total", counter_name(c));
 		metrics_counter(f, name, counter_meaning(c), s->counters[c]);
@@ -454,7 +462,7 @@ void metrics_dump(const struct lbd *d, FILE *f)
 	health_totals(d->health, &ht);
 	metrics_gauge(f, "fulcrum_generation",
 		      "The last table generation lbd put in service (0 before the first).",
-		      (double)d->pub.generation);
+		      metrics_count(d->pub.generation));
 	metrics_counter(f, "fulcrum_generations_published_total",
 			"Table generations lbd put in service.", d->generations_published);
 	metrics_counter(f, "fulcrum_publish_failures_total",
@@ -462,7 +470,7 @@ void metrics_dump(const struct lbd *d, FILE *f)
 	metrics_gauge(f, "fulcrum_publish_latency_seconds",
 		      "From the oldest change a publication carried (health, agent, lbctl, "
 		      "reload) to its generation in service.",
-		      d->publish_latency_us / 1e6);
+		      metrics_real(d->publish_latency_us / 1e6));
 	metrics_counter(f, "fulcrum_health_checks_total", "Health checks completed.", ht.checks);
 	metrics_counter(f, "fulcrum_health_check_failures_total", "Health checks that failed.",
 			ht.check_failures);
@@ -470,7 +478,7 @@ void metrics_dump(const struct lbd *d, FILE *f)
 	metrics_counter(f, "fulcrum_agent_failures_total",
 			"Agent reads that failed (never a health failure).", ht.agent_failures);
 	metrics_gauge(f, "fulcrum_health_checks_in_flight",
-		      "Health checks and agent reads under way.", ht.in_flight);
+		      "Health checks and agent reads under way.", metrics_count(ht.in_flight));
 	metrics_dump_dataplane(d, f);
 	metrics_dump_vips(d, f);
 	metrics_dump_backends(d, f);

@@ -37,6 +37,7 @@ static void lbctl_usage(FILE *out)
 		"usage: lbctl [-s SOCKET] [-j] OBJECT [COMMAND] [ARGS...]\n"
 		"  -s SOCKET  lbd's control socket (default " LBCTL_DEFAULT_SOCKET ")\n"
 		"  -j         print lbd's JSON reply as it is\n"
+		"  --complete WORDS...  what may follow WORDS (for shell completion)\n"
 		"Exit status: 0 ok, 1 error from lbd, 2 usage, 3 cannot reach lbd.\n\n"
 		"Commands:\n%s",
 		help);
@@ -235,19 +236,22 @@ static void lbctl_render(const struct ctl_command *c, json_t *result)
 
 /* ---- the socket ---- */
 
-static int lbctl_connect(const char *path)
+static int lbctl_connect(const char *path, bool quiet)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int fd;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		fprintf(stderr, "lbctl: socket path too long: %s\n", path);
+		if (!quiet)
+			fprintf(stderr, "lbctl: socket path too long: %s\n", path);
 		return -1;
 	}
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		fprintf(stderr, "lbctl: cannot reach lbd at %s: %s\n", path, strerror(errno));
+		if (!quiet)
+			fprintf(stderr, "lbctl: cannot reach lbd at %s: %s\n", path,
+				strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -283,14 +287,123 @@ static char *lbctl_read_line(int fd, char **pending, size_t *pending_len, int ti
 	}
 }
 
+/* The request line (newline included) for words. Returns its length or
+ * -E2BIG. */
+static int lbctl_line(int count, char *const *words, char *line, size_t size)
+{
+	size_t used = 0;
+
+	for (int i = 0; i < count; i++) {
+		char word[CTL_LINE_MAX];
+		ctl_grammar_fmt_word(words[i], word, sizeof(word));
+		int n = snprintf(line + used, size - used, "%s%s", i ? " " : "", word);
+		if (n < 0 || (size_t)n >= size - used - 1)
+			return -E2BIG;
+		used += (size_t)n;
+	}
+	line[used++] = '\n';
+	line[used] = '\0';
+	return (int)used;
+}
+
+/*
+ * Sends line to lbd at path and returns its one-line reply (malloc'd), or
+ * NULL after saying why (unless quiet). The connection stays open in *fd
+ * (for monitor's events; close it) with what followed the reply in
+ * *pending.
+ */
+static char *lbctl_send(const char *path, const char *line, int *fd, char **pending,
+			size_t *pending_len, bool quiet)
+{
+	size_t length = strlen(line);
+	char *reply;
+
+	*fd = lbctl_connect(path, quiet);
+	if (*fd < 0)
+		return NULL;
+	if (send(*fd, line, length, MSG_NOSIGNAL) != (ssize_t)length) {
+		if (!quiet)
+			fprintf(stderr, "lbctl: lbd at %s: %s\n", path, strerror(errno));
+		close(*fd);
+		return NULL;
+	}
+	reply = lbctl_read_line(*fd, pending, pending_len, LBCTL_TIMEOUT_MS);
+	if (!reply) {
+		if (!quiet)
+			fprintf(stderr, "lbctl: lbd at %s closed the connection without a reply\n",
+				path);
+		close(*fd);
+		free(*pending);
+		*pending = NULL;
+	}
+	return reply;
+}
+
+/* The "name" of every object in the result of a request to lbd, one per
+ * line; nothing when lbd cannot be asked. */
+static void lbctl_print_names(const char *path, int count, char *const *words)
+{
+	char line[CTL_LINE_MAX], *pending = NULL, *reply;
+	size_t pending_len = 0, i;
+	json_t *doc, *item;
+	int fd;
+
+	if (lbctl_line(count, words, line, sizeof(line)) < 0)
+		return;
+	reply = lbctl_send(path, line, &fd, &pending, &pending_len, true);
+	if (!reply)
+		return;
+	close(fd);
+	free(pending);
+	doc = json_loads(reply, 0, NULL);
+	free(reply);
+	json_array_foreach(json_object_get(doc, "result"), i, item)
+		if (json_is_string(json_object_get(item, "name")))
+			printf("%s\n", json_string_value(json_object_get(item, "name")));
+	json_decref(doc);
+}
+
+/*
+ * lbctl --complete WORDS...: the words that may follow WORDS, one per line,
+ * for the bash completion (tools/lbctl.bash-completion). VIP and backend
+ * names come from lbd when it can be reached.
+ */
+static int lbctl_complete(const char *path, int count, char *const *words)
+{
+	char candidates[4096];
+
+	ctl_grammar_complete(count, words, candidates, sizeof(candidates));
+	for (char *save = NULL, *c = strtok_r(candidates, "\n", &save); c;
+	     c = strtok_r(NULL, "\n", &save)) {
+		if (strcmp(c, "@VIP") == 0) {
+			char *list[] = { "vip", "list" };
+			lbctl_print_names(path, 2, list);
+		} else if (strncmp(c, "@BACKEND:", 9) == 0) {
+			char *list[] = { "backend", "list", c + 9 };
+			lbctl_print_names(path, 3, list);
+		} else {
+			printf("%s\n", c);
+		}
+	}
+	return LBCTL_OK;
+}
+
 int main(int argc, char **argv)
 {
+	static const struct option long_options[] = {
+		{ "complete", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char *path = LBCTL_DEFAULT_SOCKET;
-	bool raw = false;
+	bool raw = false, complete = false;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "+s:jh")) != -1) {
+	while ((opt = getopt_long(argc, argv, "+s:jh", long_options, NULL)) != -1) {
 		switch (opt) {
+		case 'C':
+			complete = true;
+			break;
 		case 's':
 			path = optarg;
 			break;
@@ -310,6 +423,8 @@ int main(int argc, char **argv)
 	struct ctl_request req;
 	char err[2048];
 
+	if (complete)
+		return lbctl_complete(path, count, words);
 	if (count == 0) {
 		lbctl_usage(stderr);
 		return LBCTL_USAGE;
@@ -330,36 +445,16 @@ int main(int argc, char **argv)
 	}
 
 	char line[CTL_LINE_MAX];
-	size_t used = 0;
-	for (int i = 0; i < count; i++) {
-		char word[CTL_LINE_MAX];
-		ctl_grammar_fmt_word(words[i], word, sizeof(word));
-		int n = snprintf(line + used, sizeof(line) - used, "%s%s", i ? " " : "", word);
-		if (n < 0 || (size_t)n >= sizeof(line) - used - 1) {
-			fprintf(stderr, "lbctl: request longer than %d bytes\n", CTL_LINE_MAX - 1);
-			return LBCTL_USAGE;
-		}
-		used += (size_t)n;
+	if (lbctl_line(count, words, line, sizeof(line)) < 0) {
+		fprintf(stderr, "lbctl: request longer than %d bytes\n", CTL_LINE_MAX - 1);
+		return LBCTL_USAGE;
 	}
-	line[used++] = '\n';
-
-	int fd = lbctl_connect(path);
-	if (fd < 0)
-		return LBCTL_UNREACHABLE;
-	if (send(fd, line, used, MSG_NOSIGNAL) != (ssize_t)used) {
-		fprintf(stderr, "lbctl: lbd at %s: %s\n", path, strerror(errno));
-		close(fd);
-		return LBCTL_UNREACHABLE;
-	}
+	int fd;
 	char *pending = NULL;
 	size_t pending_len = 0;
-	char *reply = lbctl_read_line(fd, &pending, &pending_len, LBCTL_TIMEOUT_MS);
-	if (!reply) {
-		fprintf(stderr, "lbctl: lbd at %s closed the connection without a reply\n", path);
-		close(fd);
-		free(pending);
+	char *reply = lbctl_send(path, line, &fd, &pending, &pending_len, false);
+	if (!reply)
 		return LBCTL_UNREACHABLE;
-	}
 	json_error_t jerr;
 	json_t *doc = json_loads(reply, 0, &jerr);
 	int rc = LBCTL_OK;

@@ -269,6 +269,44 @@ for line in sys.stdin:
         break' "$1"
 }
 
+# ---- the control plane: lbctl, agents, backend servers, metrics ----------
+
+LBCTL="$BUILD/lbctl -s $E2E_DIR/lbd.sock"
+AGENT_PORT=5555
+
+now_ms() { date +%s%3N; }
+# An lbctl command that must succeed; its output is not shown.
+lbctl_ok() { $LBCTL "$@" >/dev/null; }
+
+# The reference agent on backend $1, answering with the line in its file.
+agent_start() {
+	echo "${2:-100%}" >"$E2E_DIR/agent-$1"
+	nsenter --net="/var/run/netns/$E2E_PREFIX-$1" "$BUILD/fulcrum-agent" -p "$AGENT_PORT" \
+		-f "$E2E_DIR/agent-$1" >>"$E2E_DIR/agent-$1.log" 2>&1 &
+}
+agent_say() { echo "$2" >"$E2E_DIR/agent-$1.tmp" && mv "$E2E_DIR/agent-$1.tmp" "$E2E_DIR/agent-$1"; }
+
+# Kills backend $1's servers: the Python processes in its namespace (peer.py,
+# or the demo's inference server; the agent and decapsulation stay).
+server_kill() {
+	local pid
+	for pid in $(ip netns pids "$E2E_PREFIX-$1"); do
+		grep -q "python3" "/proc/$pid/cmdline" 2>/dev/null && kill -KILL "$pid"
+	done
+}
+server_start() {
+	local before
+	before=$(grep -c serving "$E2E_DIR/$1.log")
+	backend_serve "$1" >>"$E2E_DIR/$1.log" 2>&1 &
+	wait_for 10 test "$(grep -c serving "$E2E_DIR/$1.log")" -gt "$before"
+}
+
+# lbd's Prometheus page, fetched inside the balancer's namespace.
+metrics() {
+	ns lb $PY -c 'import urllib.request
+print(urllib.request.urlopen("http://127.0.0.1:9469/metrics", timeout=5).read().decode(), end="")'
+}
+
 # Long-lived connections to web from the client, $1 of them, each pinging
 # every 0.2 s until streams_stop.
 streams_start() {

@@ -17,9 +17,8 @@
 # in service.
 . "$(dirname "$0")/lib.sh"
 
-LBCTL="$BUILD/lbctl -s $E2E_DIR/lbd.sock"
-AGENT_PORT=5555
-# Health checks for web (the other VIPs have none): a check a second while steady, 200 ms while a change is confirmed.
+# Health checks for web (the other VIPs have none): a check a second while
+# steady, every 200 ms while a change is being confirmed.
 INTERVAL_MS=1000
 FAST_MS=200
 TIMEOUT_MS=300
@@ -31,32 +30,6 @@ WEB_HEALTH="type = \"tcp\"; interval_ms = $INTERVAL_MS; fast_interval_ms = $FAST
   agent_weight_interval_ms = 500;"
 # Closed connections leave the flow table after 4 s idle (drain reaching 0).
 TCP_IDLE_TIMEOUT_S=4
-
-now_ms() { date +%s%3N; }
-# An lbctl command that must succeed; its output is not shown.
-lbctl_ok() { $LBCTL "$@" >/dev/null; }
-
-# The reference agent on backend $1, answering with the line in its file.
-agent_start() {
-	echo "${2:-100%}" >"$E2E_DIR/agent-$1"
-	nsenter --net="/var/run/netns/$E2E_PREFIX-$1" "$BUILD/fulcrum-agent" -p "$AGENT_PORT" \
-		-f "$E2E_DIR/agent-$1" >>"$E2E_DIR/agent-$1.log" 2>&1 &
-}
-agent_say() { echo "$2" >"$E2E_DIR/agent-$1.tmp" && mv "$E2E_DIR/agent-$1.tmp" "$E2E_DIR/agent-$1"; }
-
-# Kills backend $1's servers (peer.py), found among its namespace's processes.
-server_kill() {
-	local pid
-	for pid in $(ip netns pids "$E2E_PREFIX-$1"); do
-		grep -q "peer.py" "/proc/$pid/cmdline" 2>/dev/null && kill -KILL "$pid"
-	done
-}
-server_start() {
-	local before
-	before=$(grep -c serving "$E2E_DIR/$1.log")
-	backend_serve "$1" >>"$E2E_DIR/$1.log" 2>&1 &
-	wait_for 10 test "$(grep -c serving "$E2E_DIR/$1.log")" -gt "$before"
-}
 
 # lbd's events, one JSON line each, from `lbctl monitor`.
 MONITOR_PID=""
@@ -90,11 +63,6 @@ backend_field() {
 r = json.load(sys.stdin)["result"]; print(eval(sys.argv[1], {"r": r}))' "$2"
 }
 
-# lbd's Prometheus page, fetched inside the balancer's namespace.
-metrics() {
-	ns lb $PY -c 'import urllib.request
-print(urllib.request.urlopen("http://127.0.0.1:9469/metrics", timeout=5).read().decode(), end="")'
-}
 # The value of one series (NAME{LABELS}) on the metrics page.
 metric_value() { metrics | awk -v series="$1" '$1 == series { print $2 }'; }
 # Exit 0 when every line given is in the metrics page; prints them.
@@ -138,6 +106,25 @@ check "lbd checked b1..b3 through lb-dpdk's exception path: all up, first genera
 	wait_for 20 all_up
 wait_generation_after 0
 $LBCTL backend list web | sed 's/^/  /'
+
+# Bash completion, with names from the running lbd.
+COMPLETION=$(dirname "$0")/../../tools/lbctl.bash-completion
+complete_words() {
+	bash -c '. "$0"
+COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _lbctl; echo "${COMPREPLY[*]}"' "$COMPLETION" "$@"
+}
+completes() {
+	local vips backends states
+	vips=$(complete_words "$BUILD/lbctl" -s "$E2E_DIR/lbd.sock" backend set "")
+	backends=$(complete_words "$BUILD/lbctl" -s "$E2E_DIR/lbd.sock" backend set web b)
+	states=$(complete_words "$BUILD/lbctl" -s "$E2E_DIR/lbd.sock" backend set web b1 state d)
+	echo "  lbctl backend set <TAB>: $vips"
+	echo "  lbctl backend set web b<TAB>: $backends"
+	echo "  lbctl backend set web b1 state d<TAB>: $states"
+	[ "$vips" = "web dns web6 dns6 mixed" ] && [ "$backends" = "b1 b2 b3" ] &&
+		[ "$states" = "drain" ]
+}
+check "bash completion: VIP and backend names from lbd, states from the grammar" completes
 
 # --- 1. a backend's server dies -------------------------------------------
 streams_start 30

@@ -135,6 +135,48 @@ static void the_grammar_checks_every_word_and_names_the_bad_one(void **state)
 			 -EINVAL);
 }
 
+/* The candidates for words, as one space-separated string. */
+static const char *completions(int count, char *const *words)
+{
+	static char buf[4096];
+
+	ctl_grammar_complete(count, words, buf, sizeof(buf));
+	for (char *c = buf; *c; c++)
+		if (*c == '\n')
+			*c = ' ';
+	return buf;
+}
+
+static void completion_follows_the_parser_table(void **state)
+{
+	char *b[] = { "backend", "set", "web", "b1", "state", "drain", "by" };
+	char *vip_add[] = { "vip", "add", "v", "tcp", "10.0.0.1", "80", "--junk" };
+	char *stats[] = { "stats" };
+	char *help[] = { "help" };
+
+	(void)state;
+	assert_string_equal(completions(0, b), "info vip backend health stats lookup config state "
+					       "monitor help ");
+	assert_string_equal(completions(1, b), "list show add del set ");
+	assert_string_equal(completions(2, b), "@VIP ");
+	assert_string_equal(completions(3, b), "@BACKEND:web ");
+	assert_string_equal(completions(4, b), "state weight by ");
+	assert_string_equal(completions(5, b), "ready drain maint ");
+	assert_string_equal(completions(6, b), "weight by ");
+	assert_string_equal(completions(7, b), "operator scaler ");
+	assert_string_equal(completions(3, vip_add), "tcp udp ");
+	assert_string_equal(completions(4, vip_add), ""); /* an address */
+	assert_string_equal(completions(6, vip_add), "table_size min_up health ");
+	/* Past something the parser refuses: nothing. */
+	assert_string_equal(completions(7, vip_add), "");
+	assert_string_equal(completions(1, stats), "--rate ");
+	assert_string_equal(completions(1, help), "info vip backend health stats lookup config state "
+						  "monitor help ");
+	/* backend list takes an optional VIP. */
+	char *list[] = { "backend", "list" };
+	assert_string_equal(completions(2, list), "@VIP ");
+}
+
 static void help_lists_every_command_of_the_parser_table(void **state)
 {
 	char help[16384], usage[512];
@@ -296,6 +338,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(the_grammar_checks_every_word_and_names_the_bad_one),
+		cmocka_unit_test(completion_follows_the_parser_table),
 		cmocka_unit_test(help_lists_every_command_of_the_parser_table),
 		cmocka_unit_test(commands_change_the_model_and_bad_ones_get_error_replies),
 		cmocka_unit_test(run_time_changes_survive_a_restart_through_the_state_file),

@@ -3,6 +3,8 @@
 """Sends inference requests through a VIP and shows where they went.
 
   infer_client.py ADDR PORT REQUESTS CONCURRENCY WEIGHTS_JSON
+
+WEIGHTS_JSON gives each node's effective weight, for the expected shares.
 """
 import http.client
 import json
@@ -56,10 +58,11 @@ weight_sum = sum(weights.values())
 print("\n%d requests to http://%s:%d/v1/infer, %d at a time: %d answered, %d failed, %.1f s"
       % (total, addr, port, concurrency, done, len(failures), wall))
 print("%-10s %6s %9s %9s  %s" % ("node", "weight", "requests", "expected", "share"))
-for node in sorted(weights):
+for node in sorted(set(weights) | set(per_node)):
     got = len(per_node.get(node, []))
-    expected = done * weights[node] / weight_sum
-    print("%-10s %6d %9d %9.0f  %s" % (node, weights[node], got, expected, "#" * round(50 * got / max(done, 1))))
+    weight = weights.get(node, 0)
+    expected = done * weight / weight_sum
+    print("%-10s %6g %9d %9.0f  %s" % (node, weight, got, expected, "#" * round(50 * got / max(done, 1))))
 if latencies:
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]

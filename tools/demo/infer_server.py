@@ -2,15 +2,19 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """A simulated GPU inference node for `make demo`.
 
-  infer_server.py NAME LATENCY_MS ADDR PORT
+  infer_server.py NAME LATENCY_MS ADDR PORT [ADDR PORT ...]
 
 Answers POST /v1/infer with JSON naming the node, after a simulated
-inference time around LATENCY_MS. Listens on the VIP (on the node's
-loopback), so replies go straight back to the client (direct server return).
+inference time around LATENCY_MS, and GET /healthz with 200 (lbd's HTTP
+health check). Listens on the VIP (on the node's loopback), so replies go
+straight back to the client (direct server return), and on the node's own
+address, where lbd's health checks arrive.
 """
 import json
 import random
+import socket
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -20,6 +24,14 @@ LATENCY_MS = float(sys.argv[2])
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        if self.path != "/healthz":
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def do_POST(self):
         if self.path != "/v1/infer":
@@ -43,9 +55,15 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
-    address_family = __import__("socket").AF_INET6 if ":" in sys.argv[3] else __import__("socket").AF_INET
 
 
-server = Server((sys.argv[3], int(sys.argv[4])), Handler)
-print("serving", NAME, flush=True)
-server.serve_forever()
+class Server6(Server):
+    address_family = socket.AF_INET6
+
+
+endpoints = [(sys.argv[i], int(sys.argv[i + 1])) for i in range(3, len(sys.argv), 2)]
+for addr, port in endpoints:
+    server = (Server6 if ":" in addr else Server)((addr, port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+print("serving", NAME, endpoints, flush=True)
+threading.Event().wait()
