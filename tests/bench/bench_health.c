@@ -32,7 +32,8 @@
  * fixed request sent and the status line read). Those system calls are the
  * floor any checker pays; "x bare" (CPU per check, engine / bare) is what
  * the engine's scheduling and bookkeeping add on top, and the user-space
- * part of CPU per check is the engine's own code. Both figures
+ * part of CPU per check is the engine's own code (approximately: the kernel
+ * splits user and system time by sampling at each tick). Both figures
  * include kernel work a real deployment would not charge to lbd: on
  * loopback the fleet's side of each handshake runs in softirq in the
  * connecting process's context, and without CONFIG_IRQ_TIME_ACCOUNTING it
@@ -41,7 +42,10 @@
  *
  * Checks close with a reset (SO_LINGER 0), so no TIME_WAIT should pile up;
  * the sockets toward the fleet's port left in TIME_WAIT after each window
- * are counted, to show it.
+ * are counted, to show it. A warning line says when backends were not all
+ * up, checks failed, or the rate was not about N per second.
+ *
+ * With the defaults it runs for about 50 s:
  *
  *   make build/bench/bench_health && build/bench/bench_health [-d SECONDS] [-n BACKENDS]
  */
@@ -172,7 +176,8 @@ static void figures_of(const struct mark *a, const struct mark *b, struct figure
 	out->us_per_check = out->checks ? (double)(b->cpu_us - a->cpu_us) / (double)out->checks : 0;
 	out->user_us_per_check =
 		out->checks ? (double)(b->user_us - a->user_us) / (double)out->checks : 0;
-	out->fleet_pct = (double)(b->fleet_ticks - a->fleet_ticks) / ticks_per_s / out->wall_s * 100;
+	out->fleet_pct =
+		(double)(b->fleet_ticks - a->fleet_ticks) / ticks_per_s / out->wall_s * 100;
 	out->softirq_pct =
 		(double)(b->softirq_ticks - a->softirq_ticks) / ticks_per_s / out->wall_s * 100;
 }
@@ -249,7 +254,8 @@ static void __attribute__((noreturn)) fleet_serve(int listen_fd, enum check_type
 				done = matched[fd] == 4;
 			}
 			if (done)
-				send(fd, http_reply, sizeof(http_reply) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+				send(fd, http_reply, sizeof(http_reply) - 1,
+				     MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (done || got <= 0)
 				close(fd); /* also leaves the epoll set */
 		}
@@ -341,7 +347,8 @@ static int config_write(char *path, size_t path_size, enum check_type type, __u3
 		for (__u32 i = first; i < last; i++) {
 			__u32 a = backend_addr(i);
 			fprintf(f, "      { name = \"b%u\"; address = \"%u.%u.%u.%u\"; }%s\n", i,
-				a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255, i + 1 < last ? "," : "");
+				a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255,
+				i + 1 < last ? "," : "");
 		}
 		fprintf(f, "    ); }%s\n", last < n ? "," : "");
 	}
@@ -354,20 +361,33 @@ static int config_write(char *path, size_t path_size, enum check_type type, __u3
 	return 0;
 }
 
-static __u32 backends_up(const struct model *m, const struct model_backend **down)
-{
-	__u32 up = 0;
+/* The model's view of the fleet. */
+struct fleet_view {
+	__u32 up;
+	const struct model_backend *down; /* the first one down, or NULL */
+	double mean_duration_ms;          /* of each backend's last check */
+	double max_duration_ms;
+};
 
-	*down = NULL;
+static void fleet_view(const struct model *m, struct fleet_view *out)
+{
+	__u64 sum_us = 0, count = 0;
+	__u32 max_us = 0;
+
+	memset(out, 0, sizeof(*out));
 	for (__u32 i = 0; i < m->vip_count; i++) {
 		for (__u32 k = 0; k < m->vips[i]->backend_count; k++) {
 			const struct model_backend *b = m->vips[i]->backends[k];
-			up += b->check_up;
-			if (!b->check_up && !*down)
-				*down = b;
+			out->up += b->check_up;
+			if (!b->check_up && !out->down)
+				out->down = b;
+			sum_us += b->check_duration_us;
+			count++;
+			max_us = b->check_duration_us > max_us ? b->check_duration_us : max_us;
 		}
 	}
-	return up;
+	out->mean_duration_ms = count ? (double)sum_us / (double)count / 1000 : 0;
+	out->max_duration_ms = max_us / 1000.0;
 }
 
 /* lbd_run()'s loop, reduced to the health engine, until until_ms. */
@@ -395,7 +415,8 @@ static int engine_run(enum check_type type, __u32 n, unsigned window_s, pid_t fl
 	struct changes changes = { 0 };
 	struct health_totals t;
 	struct mark a, b;
-	const struct model_backend *down;
+	struct fleet_view view;
+	unsigned time_wait, sockets;
 	int rc = config_write(path, sizeof(path), type, n, port);
 
 	if (rc) {
@@ -425,12 +446,12 @@ static int engine_run(enum check_type type, __u32 n, unsigned window_s, pid_t fl
 	epoll_ctl(epoll_fd, EPOLL_CTL_ADD, health_fd(e), &ev);
 
 	engine_drive(e, epoll_fd, health_now_ms() + WARMUP_MS);
-	__u32 up = backends_up(m, &down);
+	fleet_view(m, &view);
 	printf("%s engine warm-up %.1f s: %u of %u backends up, %llu transitions\n",
-	       type_names[type], WARMUP_MS / 1000.0, up, n, (unsigned long long)changes.check);
-	if (up < n)
+	       type_names[type], WARMUP_MS / 1000.0, view.up, n, (unsigned long long)changes.check);
+	if (view.up < n)
 		printf("WARNING: %s: %u backends still down after the warm-up (e.g. %s: \"%s\")\n",
-		       type_names[type], n - up, down->name, down->check_reason);
+		       type_names[type], n - view.up, view.down->name, view.down->check_reason);
 
 	__u64 changes_before = changes.check;
 	health_totals(e, &t);
@@ -440,13 +461,19 @@ static int engine_run(enum check_type type, __u32 n, unsigned window_s, pid_t fl
 	mark_take(&b, fleet, t.checks, t.check_failures);
 	figures_of(&a, &b, out);
 
-	up = backends_up(m, &down);
-	if (up < n || changes.check != changes_before)
+	fleet_view(m, &view);
+	count_sockets(port, &time_wait, &sockets);
+	printf("%s engine window: %u of %u backends up; last checks took %.2f ms on average, "
+	       "%.2f ms at most; %u sockets on the fleet's port %u, %u in TIME_WAIT\n",
+	       type_names[type], view.up, n, view.mean_duration_ms, view.max_duration_ms, sockets,
+	       port, time_wait);
+	if (view.up < n || changes.check != changes_before)
 		printf("WARNING: %s: %u of %u backends up at the end of the window, %llu "
 		       "transitions in it%s%s%s\n",
-		       type_names[type], up, n,
+		       type_names[type], view.up, n,
 		       (unsigned long long)(changes.check - changes_before),
-		       down ? " (e.g. \"" : "", down ? down->check_reason : "", down ? "\")" : "");
+		       view.down ? " (e.g. \"" : "", view.down ? view.down->check_reason : "",
+		       view.down ? "\")" : "");
 	rc = 0;
 out:
 	/* The engine first: the model's hooks point at it (lbd_fini()). */
@@ -569,7 +596,11 @@ static void bare_drive(struct bare *b, uint64_t origin_ns, uint64_t until_ns, do
 					bare_done(b, fd, false);
 			last_sweep_ms = now_ms;
 		}
-		int n = epoll_wait(b->epoll_fd, events, 256, 1);
+		/* Sleep until the next start is due (at most 100 ms, for the sweep). */
+		double next_ns =
+			(double)(b->started + 1) * 1e9 / rate - (double)(now_ns - origin_ns);
+		int timeout = next_ns <= 0 ? 0 : next_ns >= 1e8 ? 100 : (int)(next_ns / 1e6) + 1;
+		int n = epoll_wait(b->epoll_fd, events, 256, timeout);
 		for (int i = 0; i < n; i++)
 			bare_event(b, events[i].data.fd);
 	}
@@ -693,7 +724,6 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	for (int type = 0; type < CHECK_TYPES; type++) {
-		unsigned time_wait, sockets;
 		__u16 port;
 		pid_t fleet = fleet_start((enum check_type)type, &port);
 		if (fleet < 0) {
@@ -701,10 +731,6 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		int rc = engine_run((enum check_type)type, n, window_s, fleet, port, &engine[type]);
-		count_sockets(port, &time_wait, &sockets);
-		printf("%s engine window: %u sockets on the fleet's port %u afterwards, %u in "
-		       "TIME_WAIT\n",
-		       type_names[type], sockets, port, time_wait);
 		fflush(stdout);
 		if (rc == 0)
 			rc = bare_run((enum check_type)type, n, window_s, fleet, port, &bare[type]);
@@ -713,9 +739,10 @@ int main(int argc, char **argv)
 			return 1;
 	}
 
-	printf("us/check = CPU per check (user us: of it in user space); x bare = us/check over "
-	       "the baseline's;\nfleet %%, softirq%% = the fake fleet's CPU and all CPUs' softirq "
-	       "time (context, not counted)\n");
+	printf("us/check = CPU per check (user us: of it in user space, tick-sampled); "
+	       "x bare = us/check over the baseline's;\n"
+	       "fleet %%, softirq%% = the fake fleet's CPU and all CPUs' softirq time "
+	       "(context, not counted)\n");
 	printf("%-29s %7s %9s %7s %9s %8s %7s %8s %8s\n", "", "% core", "checks/s", "failed",
 	       "us/check", "user us", "x bare", "fleet %", "softirq%");
 	for (int type = 0; type < CHECK_TYPES; type++) {
@@ -732,7 +759,8 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "%s bare checks", type_names[type]);
 		check_rate(name, &bare[type], n);
 	}
-	bool within = engine[CHECK_TCP].cpu_pct < TARGET_PCT && engine[CHECK_HTTP].cpu_pct < TARGET_PCT;
+	bool within = engine[CHECK_TCP].cpu_pct < TARGET_PCT &&
+		      engine[CHECK_HTTP].cpu_pct < TARGET_PCT;
 	printf("summary: %u backends every %u ms: tcp %.2f%% of one core (%.0f checks/s, %.2f "
 	       "us/check, %.2fx bare), http %.2f%% (%.0f checks/s, %.2f us/check, %.2fx bare); "
 	       "%s the %.0f%% target\n",
