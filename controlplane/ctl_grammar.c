@@ -398,6 +398,18 @@ static void ctl_err_usage(const struct ctl_command *c, char *err, size_t err_siz
 	ctl_append(err, err_size, "; usage: %s", usage);
 }
 
+/* Whether word, after `given` positional words, starts c's options: an
+ * option keyword once the required positionals are there. */
+static bool ctl_ends_positionals(const struct ctl_command *c, const char *word, __u8 given)
+{
+	if (given < c->required)
+		return false;
+	for (__u8 o = 0; o < c->opt_count; o++)
+		if (strcmp(word, c->opts[o].name) == 0)
+			return true;
+	return false;
+}
+
 int ctl_grammar_parse(int count, char *const *words, struct ctl_request *req, char *err,
 		      size_t err_size)
 {
@@ -430,10 +442,7 @@ int ctl_grammar_parse(int count, char *const *words, struct ctl_request *req, ch
 	__u8 given = 0;
 	while (w < count && given < c->arg_count) {
 		/* An option keyword ends the positional words early. */
-		bool is_opt = false;
-		for (__u8 o = 0; o < c->opt_count && !is_opt; o++)
-			is_opt = strcmp(words[w], c->opts[o].name) == 0;
-		if (is_opt && given >= c->required)
+		if (ctl_ends_positionals(c, words[w], given))
 			break;
 		const char *bad = ctl_check_value(&c->args[given], words[w], why, sizeof(why));
 		if (bad) {
@@ -557,10 +566,7 @@ void ctl_grammar_complete(int count, char *const *words, char *buf, size_t size)
 	const char *vip = NULL;
 	/* The positional words, as the parser takes them. */
 	while (w < count && given < c->arg_count) {
-		bool is_opt = false;
-		for (__u8 o = 0; o < c->opt_count && !is_opt; o++)
-			is_opt = strcmp(words[w], c->opts[o].name) == 0;
-		if (is_opt && given >= c->required)
+		if (ctl_ends_positionals(c, words[w], given))
 			break;
 		if (strcmp(c->args[given].name, "VIP") == 0)
 			vip = words[w];

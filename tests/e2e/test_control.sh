@@ -56,6 +56,14 @@ for line in open(sys.argv[1]):
 EOF
 }
 has_event() { [ -n "$(event_time "$1" "$2")" ]; }
+# Waits for the first event after $1 matching $2, then for the generation
+# put in service after it: sets EVENT_MS and PUBLISHED_MS.
+event_then_generation() {
+	wait_for 10 has_event "$1" "$2" || return 1
+	EVENT_MS=$(event_time "$1" "$2")
+	wait_for 5 has_event "$EVENT_MS" 'e["event"] == "generation"' || return 1
+	PUBLISHED_MS=$(event_time "$EVENT_MS" 'e["event"] == "generation"')
+}
 
 # A field of `lbctl -j backend show web $1` (a Python expression on r).
 backend_field() {
@@ -131,17 +139,13 @@ streams_start 30
 killed_ms=$(now_ms)
 server_kill b2
 bound_ms=$((FALL * INTERVAL_MS + TIMEOUT_MS))
-b2_down() { has_event "$killed_ms" 'e["event"] == "health" and e["backend"] == "b2" and e["health"] == "down"'; }
 down_in_time() {
-	local down published
-	wait_for 10 b2_down || return 1
-	down=$(event_time "$killed_ms" 'e["event"] == "health" and e["backend"] == "b2" and e["health"] == "down"')
-	wait_for 5 has_event "$down" 'e["event"] == "generation"' || return 1
-	published=$(event_time "$down" 'e["event"] == "generation"')
-	echo "  b2 marked down $((down - killed_ms)) ms after its server died (bound: fall x interval + timeout = $bound_ms ms);" \
-		"failure to generation in service: $((published - killed_ms)) ms"
+	event_then_generation "$killed_ms" \
+		'e["event"] == "health" and e["backend"] == "b2" and e["health"] == "down"' || return 1
+	echo "  b2 marked down $((EVENT_MS - killed_ms)) ms after its server died (bound: fall x interval + timeout = $bound_ms ms);" \
+		"failure to generation in service: $((PUBLISHED_MS - killed_ms)) ms"
 	grep "backend b2 .* is DOWN" "$E2E_DIR/lbd.log" | tail -n 1 | sed 's/^/  /'
-	[ $((down - killed_ms)) -le "$bound_ms" ]
+	[ $((EVENT_MS - killed_ms)) -le "$bound_ms" ]
 }
 check "b2's server killed: marked down within fall x interval + timeout, and published" down_in_time
 spread 300
@@ -155,12 +159,10 @@ check "metrics: b2 health 0, b1 health 1, web has 2 backends up" metrics_have \
 	'fulcrum_vip_backends_up{vip="web"} 2'
 back_ms=$(now_ms)
 server_start b2
-b2_up() { has_event "$back_ms" 'e["event"] == "health" and e["backend"] == "b2" and e["health"] == "up"'; }
 back_after_rise() {
-	local up
-	wait_for 10 b2_up || return 1
-	up=$(event_time "$back_ms" 'e["event"] == "health" and e["backend"] == "b2" and e["health"] == "up"')
-	echo "  b2 up $((up - back_ms)) ms after its server returned (rise $RISE at the $FAST_MS ms fast interval, or $INTERVAL_MS ms down interval first)"
+	event_then_generation "$back_ms" \
+		'e["event"] == "health" and e["backend"] == "b2" and e["health"] == "up"' || return 1
+	echo "  b2 up $((EVENT_MS - back_ms)) ms after its server returned (rise $RISE at the $FAST_MS ms fast interval, or the 500 ms down interval first); in service after $((PUBLISHED_MS - back_ms)) ms"
 	grep "backend b2 .* is UP" "$E2E_DIR/lbd.log" | tail -n 1 | sed 's/^/  /'
 }
 check "b2's server restarted: b2 up again after $RISE successes" back_after_rise
@@ -184,14 +186,11 @@ spread 1000
 check "agents at 100%: 1000 connections spread evenly" weight_ratio 1.0 "agents at 100%"
 said_ms=$(now_ms)
 agent_say b1 "50%"
-b1_published_half() { [ "$(backend_field b1 'r["published"]["weight"]')" = "0.5" ]; }
 agent_latency() {
-	local heard published
-	wait_for 10 b1_published_half || return 1
-	heard=$(event_time "$said_ms" 'e["event"] == "agent" and e["backend"] == "b1"')
-	published=$(event_time "$heard" 'e["event"] == "generation"')
-	echo "  b1's agent said 50%: lbd read it after $((heard - said_ms)) ms, generation in service after $((published - said_ms)) ms (agent every 300 ms, weight changes at most every 500 ms)"
+	event_then_generation "$said_ms" 'e["event"] == "agent" and e["backend"] == "b1"' || return 1
+	echo "  b1's agent said 50%: lbd read it after $((EVENT_MS - said_ms)) ms, generation in service after $((PUBLISHED_MS - said_ms)) ms (agent every 300 ms, weight changes at most every 500 ms)"
 	echo "  lbctl backend show web b1: effective weight $(backend_field b1 'r["effective_weight"]'), agent report \"$(backend_field b1 'r["agent"]["report"]')\""
+	[ "$(backend_field b1 'r["published"]["weight"]')" = "0.5" ]
 }
 check "b1's agent reports 50%: effective weight 0.5 published" agent_latency
 spread 1000
@@ -207,10 +206,8 @@ streams_start 30
 drain_ms=$(now_ms)
 check "lbctl backend set web b3 state drain" lbctl_ok backend set web b3 state drain
 drain_published() {
-	local published
 	wait_for 5 has_event "$drain_ms" 'e["event"] == "generation"' || return 1
-	published=$(event_time "$drain_ms" 'e["event"] == "generation"')
-	echo "  drain to generation in service: $((published - drain_ms)) ms"
+	echo "  drain to generation in service: $(($(event_time "$drain_ms" 'e["event"] == "generation"') - drain_ms)) ms"
 }
 check "the drain is published" drain_published
 spread 200
@@ -251,13 +248,11 @@ agent_start b4
 added_ms=$(now_ms)
 check "lbctl backend add web b4 $(backend_addr4 b4)" lbctl_ok backend add web b4 "$(backend_addr4 b4)" \
 	by scaler
-b4_ready() { [ "$(backend_field b4 'r["published"]["table"]')" = "ready" ]; }
 added_latency() {
-	local up published
-	wait_for 10 b4_ready || return 1
-	up=$(event_time "$added_ms" 'e["event"] == "health" and e["backend"] == "b4" and e["health"] == "up"')
-	published=$(event_time "$up" 'e["event"] == "generation"')
-	echo "  b4 added: up after $((up - added_ms)) ms ($RISE successes), in service after $((published - added_ms)) ms"
+	event_then_generation "$added_ms" \
+		'e["event"] == "health" and e["backend"] == "b4" and e["health"] == "up"' || return 1
+	echo "  b4 added: up after $((EVENT_MS - added_ms)) ms ($RISE successes), in service after $((PUBLISHED_MS - added_ms)) ms"
+	[ "$(backend_field b4 'r["published"]["table"]')" = "ready" ]
 }
 check "b4 comes up after rise and enters the table" added_latency
 spread 400
