@@ -14,10 +14,71 @@
  *
  * The fleet: N backends (10 000 unless -n), 100 to a VIP (the schema would
  * take 65 535 in one, but real fleets are spread over VIPs, and conf_load()
- * compares a VIP's backends pairwise), at 127.1.x.y, all on one port. A
- * forked child listens on 0.0.0.0 at that port, so it serves them all: for
- * TCP checks it accepts and closes, for HTTP checks it reads the request and
- * answers "HTTP/1.1 200 OK" with Content-Length 0, then closes.
+ * compares a VIP's backends pairwise), each at an address of its own, all
+ * on one port. A forked child listens on 0.0.0.0 at that port, so it serves
+ * them all: for TCP checks it accepts and closes, for HTTP checks it reads
+ * the request and answers "HTTP/1.1 200 OK" with Content-Length 0, then
+ * closes.
+ *
+ * Where the fleet is. By default (as root) where a real one would be: on
+ * the far side of a link, in a network namespace of its own, fbh<pid>,
+ * joined to this one by a veth pair: fbh<pid>a here (10.201.0.1/16),
+ * fbh<pid>b there (10.201.0.2/16). The backends are 10.208.0.1, 10.208.0.2,
+ * ...; here 10.208.0.0/12 is routed via 10.201.0.2, there `ip route add
+ * local 10.208.0.0/12 dev lo` makes all of it local (AnyIP), so the one
+ * wildcard listener answers every backend. Every address is behind one next
+ * hop, so each side's neighbour table holds one entry; reverse-path
+ * filtering passes on both sides (each source is routed back through the
+ * interface it came in on); no rule asks for conntrack in either namespace,
+ * so it tracks nothing (its entry count is printed after each window).
+ * The namespace is named only while it is set up: after that an open
+ * descriptor here and the fleet's process hold it, so it and the veth pair
+ * go when this program ends, however it ends; a normal end, an error or
+ * SIGINT/SIGTERM/SIGHUP also delete them at once.
+ *
+ * During the runs this process is pinned to one CPU (the first it may use,
+ * CPU 0 here) and the fleet to another (the second, CPU 1), and RPS sends
+ * each veth end's receive processing to the CPU of the side it delivers to
+ * (rps_cpus of fbh<pid>b: the fleet's CPU, of fbh<pid>a: ours). veth has GRO
+ * off by default, so every packet it carries goes through netif_rx() to the
+ * backlog of the CPU RPS names. What runs where, and what getrusage() counts
+ * (the task's sum_exec_runtime, which without CONFIG_IRQ_TIME_ACCOUNTING
+ * includes the interrupts and softirqs served while the task is current):
+ *
+ *   - our system calls and the transmit path of our own packets (SYN, HTTP
+ *     request, RST: TCP, IP, veth_xmit, the enqueue on the fleet CPU's
+ *     backlog, and the IPI that tells that CPU, sent from a softirq run on
+ *     the spot when the send ends): counted. In a virtual machine each IPI
+ *     is an exit to the hypervisor, and a large part of the figure (perf,
+ *     2-vCPU VM, 10 000 TCP checks/s: a quarter of it in the x2APIC write
+ *     that sends them); a real lbd pays for its NIC's doorbell instead;
+ *   - the fleet's side of every check (its receive processing, the
+ *     SYN-ACKs, responses and FINs it sends, its system calls): on its CPU,
+ *     never counted ("fleet %", "fl busy");
+ *   - the receive processing of the fleet's packets to us (SYN-ACK and the
+ *     ACK we answer it with, response, FIN), softirq on our CPU raised by
+ *     the fleet CPU's IPI: counted when it runs while this process is
+ *     current (the IPI interrupts it, or the softirq is pending when one of
+ *     its sends ends), not when the CPU was idle: it then runs in the idle
+ *     task.
+ *
+ * So "% core" is the process, and "cpu busy" is what its CPU spent: the
+ * window's wall time less that CPU's idle and stolen time (/proc/stat; with
+ * NO_HZ idle time is clocked at every idle entry and exit, and interrupts
+ * and softirqs served from idle count as busy). That is the process, plus
+ * the softirq served on its CPU outside it, plus whatever else ran there:
+ * an upper bound. "sirq %" is the CPU's softirq time as /proc/stat samples
+ * it at each tick; it is not to be added to "% core": a tick that falls in
+ * a softirq served while this process is current counts in both. (Traced
+ * with perf at 10 000 TCP checks/s: nearly all of the NET_RX softirq time
+ * on our CPU ran in this process's context.)
+ *
+ * With -l (and when not root) the fleet is on loopback instead, as the
+ * benchmark first did: backends at 127.1.0.1.., no pinning. There the
+ * fleet's side of each handshake runs in softirq in the connecting
+ * process's context, and is billed to it, so "% core" overstates the real
+ * cost; "sirq %" is then all CPUs' softirq time, for context, and the
+ * columns about CPUs are empty.
  *
  * Health settings: interval_ms = fast_interval_ms = 1000, so the rate is N
  * checks per second from the first check on; timeout 500 ms, rise 2, fall 3,
@@ -33,33 +94,34 @@
  * floor any checker pays; "x bare" (CPU per check, engine / bare) is what
  * the engine's scheduling and bookkeeping add on top, and the user-space
  * part of CPU per check is the engine's own code (approximately: the kernel
- * splits user and system time by sampling at each tick). Both figures
- * include kernel work a real deployment would not charge to lbd: on
- * loopback the fleet's side of each handshake runs in softirq in the
- * connecting process's context, and without CONFIG_IRQ_TIME_ACCOUNTING it
- * is billed to it. So the "% of one core" overstates the real cost; the
- * fleet's own CPU and the machine's softirq time are printed for context.
+ * splits user and system time by sampling at each tick).
  *
  * Checks close with a reset (SO_LINGER 0), so no TIME_WAIT should pile up;
  * the sockets toward the fleet's port left in TIME_WAIT after each window
- * are counted, to show it. A warning line says when backends were not all
- * up, checks failed, or the rate was not about N per second.
+ * are counted, on both sides, to show it. A warning line says when backends
+ * were not all up, checks failed, or the rate was not about N per second.
  *
  * With the defaults it runs for about 50 s:
  *
- *   make build/bench/bench_health && build/bench/bench_health [-d SECONDS] [-n BACKENDS]
+ *   make build/bench/bench_health && build/bench/bench_health [-l] [-d SECONDS] [-n BACKENDS]
  */
-#define _GNU_SOURCE /* accept4 */
+#define _GNU_SOURCE /* accept4, setns, CPU_SET */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -83,30 +145,75 @@
 #define JITTER_PCT       10u /* conf.c's default, which the config leaves alone */
 #define TARGET_PCT       10.0
 
+/* The link to the fleet's namespace, and the backends behind it. */
+#define LINK_HOST_ADDR   "10.201.0.1"
+#define LINK_FLEET_ADDR  "10.201.0.2"
+#define LINK_PREFIX      "/16"
+#define VETH_BACKENDS    "10.208.0.0/12" /* room for BACKENDS_MAX */
+#define VETH_BASE        (10u << 24 | 208u << 16)
+#define LOOPBACK_BASE    (127u << 24 | 1u << 16)
+#define NETNS_DIR        "/var/run/netns" /* where `ip netns` names namespaces */
+
+extern char **environ;
+
 enum check_type { CHECK_TCP, CHECK_HTTP, CHECK_TYPES };
 static const char *const type_names[CHECK_TYPES] = { "tcp", "http" };
 
 static const char http_reply[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
 
+/* The veth pair to the fleet's namespace, and who runs where. */
+struct veth_link {
+	char ns[16], host_dev[IF_NAMESIZE], fleet_dev[IF_NAMESIZE];
+	int ns_fd, host_ns_fd; /* the fleet's network namespace, and ours */
+	int cpu, fleet_cpu;    /* this process's CPU during the runs, the fleet's */
+	bool created;          /* the pair exists (deleting one end deletes both) */
+};
+
+/* The fake fleet as a run sees it. */
+struct fleet {
+	pid_t pid;
+	__u16 port;
+	const struct veth_link *link; /* NULL: on loopback */
+};
+
 /* A window's figures. */
 struct figures {
 	double wall_s, cpu_pct, checks_per_s, us_per_check;
 	double user_us_per_check; /* of which in user space: the engine's own code */
-	double fleet_pct, softirq_pct; /* context: the fake fleet, the kernel's softirq */
+	/* How busy this process's CPU was, and its softirq time (veth); on
+	 * loopback, softirq_pct is all CPUs' softirq time. */
+	double busy_pct, softirq_pct;
+	/* Context: the fake fleet's CPU, and how busy its CPU was (veth). */
+	double fleet_pct, fleet_busy_pct;
 	__u64 checks, failures;
+};
+
+/* A CPU's times from /proc/stat, in clock ticks (USER_HZ). */
+struct cpu_times {
+	uint64_t idle, steal, softirq; /* idle includes iowait */
 };
 
 /* Where a window starts or ends. */
 struct mark {
-	uint64_t wall_ns, cpu_us, user_us, fleet_ticks, softirq_ticks;
+	uint64_t wall_ns, cpu_us, user_us, fleet_ticks;
+	struct cpu_times cpu, fleet_cpu;
 	__u64 checks, failures;
 };
 
-/* Backend i's address, host order: 127.1.0.1, 127.1.0.2, ... avoiding .0
- * and .255 in the last byte. */
+/* The first backend's address: LOOPBACK_BASE, or VETH_BASE once the veth
+ * pair is up. Set once, before the first run. */
+static __u32 backend_base = LOOPBACK_BASE;
+
+/* For the signal handler: the namespace's name while it has one ("" when
+ * not), and the fleet's process (0 when none). */
+static char netns_path[64];
+static volatile pid_t fleet_pid;
+
+/* Backend i's address, host order: base + 0.0.0.1, 0.0.0.2, ... avoiding .0
+ * and .255 in the last byte; the second byte grows by one per 62 500. */
 static __u32 backend_addr(__u32 i)
 {
-	return (127u << 24) | ((1 + i / 62500) << 16) | ((i / 250 % 250) << 8) | (1 + i % 250);
+	return backend_base + ((i / 62500) << 16) + ((i / 250 % 250) << 8) + (1 + i % 250);
 }
 
 static uint64_t timeval_us(const struct timeval *tv)
@@ -135,22 +242,36 @@ static uint64_t proc_ticks(pid_t pid)
 	return ut + st;
 }
 
-/* Softirq time of all CPUs in clock ticks (/proc/stat), or 0. */
-static uint64_t softirq_ticks(void)
+/* CPU cpu's times (/proc/stat), or all CPUs' when cpu is negative; zeros
+ * when unknown. */
+static void cpu_times_read(int cpu, struct cpu_times *out)
 {
-	unsigned long long v[7] = { 0 };
+	char line[512];
 	FILE *f = fopen("/proc/stat", "r");
 
+	memset(out, 0, sizeof(*out));
 	if (!f)
-		return 0;
-	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
-		   &v[5], &v[6]) != 7)
-		v[6] = 0;
+		return;
+	/* The "cpu" lines come first: the total, then cpu0, cpu1, ... */
+	while (fgets(line, sizeof(line), f) && strncmp(line, "cpu", 3) == 0) {
+		unsigned long long v[8]; /* user nice system idle iowait irq softirq steal */
+		int this_cpu = -1, skip = 0;
+		if (line[3] != ' ' && sscanf(line + 3, "%d%n", &this_cpu, &skip) != 1)
+			continue;
+		if (this_cpu != (cpu < 0 ? -1 : cpu))
+			continue;
+		if (sscanf(line + 3 + skip, "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+			   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
+			out->idle = v[3] + v[4];
+			out->softirq = v[6];
+			out->steal = v[7];
+		}
+		break;
+	}
 	fclose(f);
-	return v[6];
 }
 
-static void mark_take(struct mark *m, pid_t fleet, __u64 checks, __u64 failures)
+static void mark_take(struct mark *m, const struct fleet *fleet, __u64 checks, __u64 failures)
 {
 	struct rusage ru;
 
@@ -158,10 +279,24 @@ static void mark_take(struct mark *m, pid_t fleet, __u64 checks, __u64 failures)
 	m->wall_ns = bench_now_ns();
 	m->user_us = timeval_us(&ru.ru_utime);
 	m->cpu_us = m->user_us + timeval_us(&ru.ru_stime);
-	m->fleet_ticks = proc_ticks(fleet);
-	m->softirq_ticks = softirq_ticks();
+	m->fleet_ticks = proc_ticks(fleet->pid);
+	cpu_times_read(fleet->link ? fleet->link->cpu : -1, &m->cpu);
+	if (fleet->link)
+		cpu_times_read(fleet->link->fleet_cpu, &m->fleet_cpu);
+	else
+		memset(&m->fleet_cpu, 0, sizeof(m->fleet_cpu));
 	m->checks = checks;
 	m->failures = failures;
+}
+
+/* How busy a CPU was between a and b: the part of wall_s it was neither
+ * idle nor stolen by the hypervisor, in percent. */
+static double busy_pct(const struct cpu_times *a, const struct cpu_times *b, double ticks_per_s,
+		       double wall_s)
+{
+	double off_s = (double)(b->idle - a->idle + b->steal - a->steal) / ticks_per_s;
+
+	return (wall_s - off_s) / wall_s * 100;
 }
 
 static void figures_of(const struct mark *a, const struct mark *b, struct figures *out)
@@ -179,14 +314,20 @@ static void figures_of(const struct mark *a, const struct mark *b, struct figure
 	out->fleet_pct =
 		(double)(b->fleet_ticks - a->fleet_ticks) / ticks_per_s / out->wall_s * 100;
 	out->softirq_pct =
-		(double)(b->softirq_ticks - a->softirq_ticks) / ticks_per_s / out->wall_s * 100;
+		(double)(b->cpu.softirq - a->cpu.softirq) / ticks_per_s / out->wall_s * 100;
+	out->busy_pct = busy_pct(&a->cpu, &b->cpu, ticks_per_s, out->wall_s);
+	out->fleet_busy_pct = busy_pct(&a->fleet_cpu, &b->fleet_cpu, ticks_per_s, out->wall_s);
 }
 
-/* Sockets of /proc/net/tcp with port as either end: in TIME_WAIT, and all. */
-static void count_sockets(__u16 port, unsigned *time_wait, unsigned *all)
+/* Sockets of a /proc/PID/net/tcp (PID's network namespace) with port as
+ * either end: in TIME_WAIT, and all. */
+static void count_sockets(pid_t pid, __u16 port, unsigned *time_wait, unsigned *all)
 {
 	char line[512];
-	FILE *f = fopen("/proc/net/tcp", "r");
+	FILE *f;
+
+	snprintf(line, sizeof(line), "/proc/%d/net/tcp", (int)pid);
+	f = fopen(line, "r");
 
 	*time_wait = *all = 0;
 	if (!f)
@@ -201,6 +342,232 @@ static void count_sockets(__u16 port, unsigned *time_wait, unsigned *all)
 		*time_wait += state == 0x06;
 	}
 	fclose(f);
+}
+
+/* Entries in conntrack's table in the calling thread's network namespace,
+ * or -1 when conntrack is not in the kernel. */
+static long conntrack_count(void)
+{
+	long count = -1;
+	FILE *f = fopen("/proc/sys/net/netfilter/nf_conntrack_count", "r");
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &count) != 1)
+		count = -1;
+	fclose(f);
+	return count;
+}
+
+/* ---- the fleet's namespace and the veth pair to it ---- */
+
+/* Runs a program found on PATH with the given arguments (a NULL-terminated
+ * list; no shell) and waits for it. Returns 0 when it exited with status 0,
+ * -1 otherwise, after saying which command failed. */
+static int run(const char *arg0, ...)
+{
+	const char *argv[16];
+	char line[512];
+	int n = 0, len = 0, status, err;
+	pid_t pid;
+	va_list ap;
+
+	argv[n++] = arg0;
+	va_start(ap, arg0);
+	while (n < 15 && (argv[n] = va_arg(ap, const char *)) != NULL)
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	for (int i = 0; i < n && len < (int)sizeof(line); i++)
+		len += snprintf(line + len, sizeof(line) - (size_t)len, "%s%s", i ? " " : "",
+				argv[i]);
+	err = posix_spawnp(&pid, arg0, NULL, NULL, (char *const *)argv, environ);
+	if (err) {
+		fprintf(stderr, "bench_health: %s: %s\n", line, strerror(err));
+		return -1;
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "bench_health: failed: %s\n", line);
+		return -1;
+	}
+	return 0;
+}
+
+/* Takes the namespace's name away, as `ip netns delete` does; the namespace
+ * itself lives on while a descriptor or a process holds it. Async-signal-safe. */
+static void netns_name_remove(void)
+{
+	if (!netns_path[0])
+		return;
+	umount2(netns_path, MNT_DETACH);
+	unlink(netns_path);
+	netns_path[0] = '\0';
+}
+
+/* SIGINT, SIGTERM, SIGHUP: nothing may outlive the benchmark. Without a
+ * name and the fleet, the namespace goes when this process's descriptor
+ * closes as it dies, and the veth pair with it. */
+static void on_signal(int sig)
+{
+	netns_name_remove();
+	if (fleet_pid > 0)
+		kill(fleet_pid, SIGKILL);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* The first two CPUs this process may run on: its own, and the fleet's.
+ * Returns 0, or -1 when it may run on one only. */
+static int veth_cpus_pick(struct veth_link *l)
+{
+	cpu_set_t set;
+
+	l->cpu = l->fleet_cpu = -1;
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return -1;
+	for (int cpu = 0; cpu < CPU_SETSIZE && l->fleet_cpu < 0; cpu++) {
+		if (!CPU_ISSET(cpu, &set))
+			continue;
+		if (l->cpu < 0)
+			l->cpu = cpu;
+		else
+			l->fleet_cpu = cpu;
+	}
+	return l->fleet_cpu < 0 ? -1 : 0;
+}
+
+/* Pins the calling thread to cpu. Returns 0 or -errno. */
+static int cpu_pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) < 0 ? -errno : 0;
+}
+
+/* cpu as an rps_cpus mask: hexadecimal, in comma-separated 32-bit words. */
+static void cpu_mask_fmt(int cpu, char *buf, size_t size)
+{
+	int len = snprintf(buf, size, "%x", 1u << (cpu % 32));
+
+	for (int word = 0; word < cpu / 32 && len < (int)size; word++)
+		len += snprintf(buf + len, size - (size_t)len, ",00000000");
+}
+
+/* Deletes what veth_setup() made: the pair at once (both ends go with
+ * either), then the namespace's name and our hold on it. */
+static void veth_teardown(struct veth_link *l)
+{
+	if (l->created && run("ip", "link", "del", l->host_dev, NULL) == 0)
+		l->created = false;
+	netns_name_remove();
+	if (l->ns_fd >= 0)
+		close(l->ns_fd);
+	if (l->host_ns_fd >= 0)
+		close(l->host_ns_fd);
+	l->ns_fd = l->host_ns_fd = -1;
+}
+
+/* Makes the fleet's namespace and the veth pair to it, addresses and
+ * routes on both sides, and RPS on both ends (l->cpu and l->fleet_cpu set).
+ * Returns 0, or -1 with everything undone. Call it with on_signal()
+ * installed: while the namespace has a name, only that removes it. */
+static int veth_setup(struct veth_link *l)
+{
+	char mask[64], path[128], script[256];
+	int pid = (int)getpid();
+	FILE *f;
+
+	l->ns_fd = l->host_ns_fd = -1;
+	l->created = false;
+	snprintf(l->ns, sizeof(l->ns), "fbh%d", pid);
+	snprintf(l->host_dev, sizeof(l->host_dev), "fbh%da", pid);
+	snprintf(l->fleet_dev, sizeof(l->fleet_dev), "fbh%db", pid);
+	snprintf(path, sizeof(path), "%s/%s", NETNS_DIR, l->ns);
+	if (access(path, F_OK) == 0) {
+		fprintf(stderr, "bench_health: %s exists already\n", path);
+		return -1;
+	}
+	/* Named before it exists, so that a signal during `ip netns add` removes it. */
+	snprintf(netns_path, sizeof(netns_path), "%s", path);
+	if (run("ip", "netns", "add", l->ns, NULL))
+		goto fail;
+	l->ns_fd = open(netns_path, O_RDONLY | O_CLOEXEC);
+	l->host_ns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (l->ns_fd < 0 || l->host_ns_fd < 0) {
+		fprintf(stderr, "bench_health: network namespaces: %s\n", strerror(errno));
+		goto fail;
+	}
+	if (run("ip", "link", "add", l->host_dev, "type", "veth", "peer", "name", l->fleet_dev,
+		"netns", l->ns, NULL))
+		goto fail;
+	l->created = true;
+	if (run("ip", "addr", "add", LINK_HOST_ADDR LINK_PREFIX, "dev", l->host_dev, NULL) ||
+	    run("ip", "link", "set", l->host_dev, "up", NULL) ||
+	    /* Replace: the pair of a run that just ended may still be on its
+	     * way out, its route with it. */
+	    run("ip", "route", "replace", VETH_BACKENDS, "via", LINK_FLEET_ADDR, "dev",
+		l->host_dev, NULL) ||
+	    run("ip", "-n", l->ns, "link", "set", "lo", "up", NULL) ||
+	    run("ip", "-n", l->ns, "addr", "add", LINK_FLEET_ADDR LINK_PREFIX, "dev", l->fleet_dev,
+		NULL) ||
+	    run("ip", "-n", l->ns, "link", "set", l->fleet_dev, "up", NULL) ||
+	    run("ip", "-n", l->ns, "route", "add", "local", VETH_BACKENDS, "dev", "lo", NULL))
+		goto fail;
+
+	/* RPS: what fbh<pid>a receives is processed on our CPU, what fbh<pid>b
+	 * receives on the fleet's. Our /sys shows our namespace's devices;
+	 * `ip netns exec` mounts one that shows the fleet's. */
+	cpu_mask_fmt(l->cpu, mask, sizeof(mask));
+	snprintf(path, sizeof(path), "/sys/class/net/%s/queues/rx-0/rps_cpus", l->host_dev);
+	f = fopen(path, "w");
+	if (f) {
+		bool written = fprintf(f, "%s\n", mask) > 0;
+		if (fclose(f) != 0 || !written)
+			f = NULL;
+	}
+	if (!f) {
+		fprintf(stderr, "bench_health: %s: %s\n", path, strerror(errno));
+		goto fail;
+	}
+	cpu_mask_fmt(l->fleet_cpu, mask, sizeof(mask));
+	snprintf(script, sizeof(script), "echo %s > /sys/class/net/%s/queues/rx-0/rps_cpus", mask,
+		 l->fleet_dev);
+	if (run("ip", "netns", "exec", l->ns, "sh", "-c", script, NULL))
+		goto fail;
+
+	/* From here on the descriptor holds the namespace; without a name it
+	 * cannot outlive us. */
+	netns_name_remove();
+	return 0;
+fail:
+	veth_teardown(l);
+	return -1;
+}
+
+/* Moves the calling thread into the network namespace fd names. */
+static int netns_enter(int fd)
+{
+	return setns(fd, CLONE_NEWNET) < 0 ? -errno : 0;
+}
+
+/* Conntrack's entries in the fleet's namespace, or -1 (see conntrack_count()). */
+static long conntrack_count_fleet(const struct veth_link *l)
+{
+	long count;
+
+	if (netns_enter(l->ns_fd))
+		return -1;
+	count = conntrack_count();
+	if (netns_enter(l->host_ns_fd)) {
+		perror("bench_health: back to our network namespace");
+		exit(1);
+	}
+	return count;
 }
 
 /* ---- the fake fleet ---- */
@@ -262,41 +629,102 @@ static void __attribute__((noreturn)) fleet_serve(int listen_fd, enum check_type
 	}
 }
 
-/* Forks the fleet on a fresh listening socket on a port the kernel picks.
- * Returns the child's pid (the port in *port), or -1. */
-static pid_t fleet_start(enum check_type type, __u16 *port)
+/* Forks the fleet on a fresh listening socket on a port the kernel picks:
+ * on loopback when link is NULL, else in the fleet's namespace and on the
+ * fleet's CPU. Returns 0 with out filled in, or -errno. */
+static int fleet_start(enum check_type type, const struct veth_link *link, struct fleet *out)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
 	socklen_t len = sizeof(sin);
-	int one = 1;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1, fd, err;
 
-	if (fd < 0)
-		return -1;
+	/* A socket stays in the namespace it was made in. */
+	if (link && (err = netns_enter(link->ns_fd)))
+		return err;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	err = fd < 0 ? -errno : 0;
+	if (link && netns_enter(link->host_ns_fd)) {
+		perror("bench_health: back to our network namespace");
+		exit(1);
+	}
+	if (err)
+		return err;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	/* The backlog is capped by net.core.somaxconn. */
 	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 65535) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
+		err = -errno;
 		close(fd);
-		return -1;
+		return err;
 	}
-	*port = ntohs(sin.sin_port);
+	out->port = ntohs(sin.sin_port);
+	out->link = link;
 	pid_t parent = getpid(), pid = fork();
 	if (pid == 0) {
 		/* Never outlive the benchmark, even if it is killed. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(0);
+		if (link && (netns_enter(link->ns_fd) || cpu_pin(link->fleet_cpu)))
+			_exit(1);
 		fleet_serve(fd, type);
 	}
+	err = pid < 0 ? -errno : 0;
 	close(fd);
-	return pid;
+	out->pid = fleet_pid = pid < 0 ? 0 : pid;
+	return err;
 }
 
-static void fleet_stop(pid_t pid)
+static void fleet_stop(struct fleet *f)
 {
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
+	fleet_pid = 0;
+	kill(f->pid, SIGKILL);
+	waitpid(f->pid, NULL, 0);
+}
+
+/* One connection to backend i, waiting at most a second: whether the fleet
+ * answers there (through the veth pair, it also resolves the next hop's
+ * address before the runs). Returns 0 or -errno. */
+static int fleet_probe(const struct fleet *f, __u32 i)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(f->port),
+				   .sin_addr.s_addr = htonl(backend_addr(i)) };
+	struct linger reset = { .l_onoff = 1, .l_linger = 0 };
+	struct timeval second = { .tv_sec = 1 };
+	int err = 0, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &second, sizeof(second));
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+		err = errno == EINPROGRESS ? -ETIMEDOUT : -errno;
+	close(fd);
+	return err;
+}
+
+/* Says what a window left behind: sockets toward the fleet's port on each
+ * side (TIME_WAIT among them), and conntrack's entries. */
+static void fleet_state_print(const char *what, const struct fleet *f)
+{
+	unsigned tw, all;
+	long ct = conntrack_count();
+
+	count_sockets(getpid(), f->port, &tw, &all);
+	printf("%s: %u sockets on the fleet's port %u, %u in TIME_WAIT", what, all, f->port, tw);
+	if (f->link) {
+		long fleet_ct = conntrack_count_fleet(f->link);
+		count_sockets(f->pid, f->port, &tw, &all);
+		printf("; in the fleet's namespace %u, %u in TIME_WAIT", all, tw);
+		if (ct < 0 && fleet_ct < 0)
+			printf("; no conntrack in the kernel\n");
+		else
+			printf("; conntrack entries: %ld here, %ld there\n", ct, fleet_ct);
+	} else if (ct < 0) {
+		printf("; no conntrack in the kernel\n");
+	} else {
+		printf("; conntrack entries: %ld\n", ct);
+	}
 }
 
 /* ---- the engine, as lbd runs it ---- */
@@ -407,7 +835,7 @@ static void engine_drive(struct health_engine *e, int epoll_fd, __u64 until_ms)
 
 /* Loads the fleet's configuration, runs the engine for the warm-up and the
  * window, and fills out. Returns 0, or -1 when it could not set up. */
-static int engine_run(enum check_type type, __u32 n, unsigned window_s, pid_t fleet, __u16 port,
+static int engine_run(enum check_type type, __u32 n, unsigned window_s, const struct fleet *fleet,
 		      struct figures *out)
 {
 	char path[64];
@@ -416,8 +844,8 @@ static int engine_run(enum check_type type, __u32 n, unsigned window_s, pid_t fl
 	struct health_totals t;
 	struct mark a, b;
 	struct fleet_view view;
-	unsigned time_wait, sockets;
-	int rc = config_write(path, sizeof(path), type, n, port);
+	char what[64];
+	int rc = config_write(path, sizeof(path), type, n, fleet->port);
 
 	if (rc) {
 		fprintf(stderr, "bench_health: config file: %s\n", strerror(-rc));
@@ -462,11 +890,11 @@ static int engine_run(enum check_type type, __u32 n, unsigned window_s, pid_t fl
 	figures_of(&a, &b, out);
 
 	fleet_view(m, &view);
-	count_sockets(port, &time_wait, &sockets);
 	printf("%s engine window: %u of %u backends up; last checks took %.2f ms on average, "
-	       "%.2f ms at most; %u sockets on the fleet's port %u, %u in TIME_WAIT\n",
-	       type_names[type], view.up, n, view.mean_duration_ms, view.max_duration_ms, sockets,
-	       port, time_wait);
+	       "%.2f ms at most\n",
+	       type_names[type], view.up, n, view.mean_duration_ms, view.max_duration_ms);
+	snprintf(what, sizeof(what), "%s engine window", type_names[type]);
+	fleet_state_print(what, fleet);
 	if (view.up < n || changes.check != changes_before)
 		printf("WARNING: %s: %u of %u backends up at the end of the window, %llu "
 		       "transitions in it%s%s%s\n",
@@ -568,7 +996,7 @@ static void bare_event(struct bare *b, int fd)
 		ssize_t got = recv(fd, buf, sizeof(buf), 0);
 		if (got < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
-		/* The status line arrives in one segment on loopback. */
+		/* The status line arrives in one segment. */
 		bare_done(b, fd, got >= 12 && memcmp(buf, "HTTP/1.1 200", 12) == 0);
 	}
 }
@@ -606,10 +1034,12 @@ static void bare_drive(struct bare *b, uint64_t origin_ns, uint64_t until_ns, do
 	}
 }
 
-static int bare_run(enum check_type type, __u32 n, unsigned window_s, pid_t fleet, __u16 port,
+static int bare_run(enum check_type type, __u32 n, unsigned window_s, const struct fleet *fleet,
 		    struct figures *out)
 {
-	struct bare b = { .type = type, .n = n, .port = port, .max_fd = -1 };
+	struct bare b = { .type = type, .n = n, .port = fleet->port, .max_fd = -1 };
+	__u32 first = backend_addr(0);
+	char what[64];
 	struct rlimit rl;
 	struct mark m0, m1;
 	double rate = (double)n * 1000 / INTERVAL_MS;
@@ -622,9 +1052,10 @@ static int bare_run(enum check_type type, __u32 n, unsigned window_s, pid_t flee
 	b.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	/* The engine's request, to one backend: nothing is formatted per check. */
 	b.request_length = snprintf(b.request, sizeof(b.request),
-				    "GET / HTTP/1.0\r\nHost: 127.1.0.1:%u\r\nUser-Agent: "
+				    "GET / HTTP/1.0\r\nHost: %u.%u.%u.%u:%u\r\nUser-Agent: "
 				    "fulcrum-lbd\r\nConnection: close\r\n\r\n",
-				    port);
+				    first >> 24, first >> 16 & 255, first >> 8 & 255, first & 255,
+				    fleet->port);
 	if (!b.phase || !b.started_ms || b.epoll_fd < 0) {
 		fprintf(stderr, "bench_health: baseline: %s\n", strerror(errno));
 		goto out;
@@ -638,6 +1069,8 @@ static int bare_run(enum check_type type, __u32 n, unsigned window_s, pid_t flee
 	for (int fd = 0; fd <= b.max_fd; fd++)
 		if (b.phase[fd] != BARE_IDLE)
 			close(fd);
+	snprintf(what, sizeof(what), "%s bare window", type_names[type]);
+	fleet_state_print(what, fleet);
 	rc = 0;
 out:
 	if (b.epoll_fd >= 0)
@@ -649,11 +1082,25 @@ out:
 
 /* ---- main ---- */
 
-static void print_row(const char *name, const struct figures *f, double ratio)
+/* v as "%*.*f", or "-" when not known. */
+static const char *fmt_opt(char *buf, size_t size, bool known, double v, int width, int prec)
 {
-	printf("%-29s %7.2f %9.0f %7llu %9.2f %8.2f %7.2f %8.1f %8.1f\n", name, f->cpu_pct,
-	       f->checks_per_s, (unsigned long long)f->failures, f->us_per_check,
-	       f->user_us_per_check, ratio, f->fleet_pct, f->softirq_pct);
+	if (known)
+		snprintf(buf, size, "%*.*f", width, prec, v);
+	else
+		snprintf(buf, size, "%*s", width, "-");
+	return buf;
+}
+
+static void print_row(const char *name, const struct figures *f, double ratio, bool veth)
+{
+	char busy[32], fleet_busy[32];
+
+	printf("%-29s %7.2f %8s %9.0f %7llu %9.2f %8.2f %7.2f %7.1f %7.1f %8s\n", name, f->cpu_pct,
+	       fmt_opt(busy, sizeof(busy), veth, f->busy_pct, 8, 2), f->checks_per_s,
+	       (unsigned long long)f->failures, f->us_per_check, f->user_us_per_check, ratio,
+	       f->softirq_pct, f->fleet_pct,
+	       fmt_opt(fleet_busy, sizeof(fleet_busy), veth, f->fleet_busy_pct, 8, 1));
 }
 
 static void check_rate(const char *name, const struct figures *f, __u32 n)
@@ -670,21 +1117,52 @@ static void check_rate(const char *name, const struct figures *f, __u32 n)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_health [-d SECONDS] [-n BACKENDS]\n"
+	fprintf(stderr, "usage: bench_health [-l] [-d SECONDS] [-n BACKENDS]\n"
+			"  -l  the fleet on loopback, not behind a veth pair in a namespace\n"
+			"      of its own (loopback is also what it takes when not root)\n"
 			"  -d  measured window per run, 1..600 s (default %d)\n"
 			"  -n  backends, 1..%u (default %u)\n",
 		WINDOW_S_DEFAULT, BACKENDS_MAX, BACKENDS_DEFAULT);
 }
 
+/* Runs the engine and the baseline with type's fleet. Returns 0 or -1. */
+static int type_run(enum check_type type, __u32 n, unsigned window_s,
+		    const struct veth_link *link, struct figures *engine, struct figures *bare)
+{
+	struct fleet fleet;
+	int err = fleet_start(type, link, &fleet), rc;
+
+	if (err) {
+		fprintf(stderr, "bench_health: fleet: %s\n", strerror(-err));
+		return -1;
+	}
+	if ((err = fleet_probe(&fleet, 0)) || (err = fleet_probe(&fleet, n - 1))) {
+		fprintf(stderr, "bench_health: %s fleet does not answer: %s\n", type_names[type],
+			strerror(-err));
+		rc = -1;
+	} else {
+		rc = engine_run(type, n, window_s, &fleet, engine);
+		fflush(stdout);
+		if (rc == 0)
+			rc = bare_run(type, n, window_s, &fleet, bare);
+		fflush(stdout);
+	}
+	fleet_stop(&fleet);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct figures engine[CHECK_TYPES], bare[CHECK_TYPES];
+	struct veth_link link = { .ns_fd = -1, .host_ns_fd = -1 };
 	unsigned window_s = WINDOW_S_DEFAULT;
 	__u32 n = BACKENDS_DEFAULT;
+	bool veth = true;
+	cpu_set_t cpus;
 	struct rlimit rl;
-	int opt;
+	int opt, rc = 1;
 
-	while ((opt = getopt(argc, argv, "d:n:h")) != -1) {
+	while ((opt = getopt(argc, argv, "d:n:lh")) != -1) {
 		char *end;
 		unsigned long v;
 		switch (opt) {
@@ -700,6 +1178,9 @@ int main(int argc, char **argv)
 			else
 				n = (__u32)v;
 			break;
+		case 'l':
+			veth = false;
+			break;
 		default:
 			usage();
 			return opt == 'h' ? 0 : 2;
@@ -714,43 +1195,78 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	bench_print_machine();
-	printf("health checks: %u backends (%u VIPs) at 127.1.0.1.. on one port, every %u ms "
+	if (veth && geteuid() != 0) {
+		printf("not root: the fleet is on loopback (as with -l)\n");
+		veth = false;
+	}
+	if (veth && veth_cpus_pick(&link) < 0) {
+		printf("one CPU only: the fleet is on loopback (as with -l)\n");
+		veth = false;
+	}
+	if (veth) {
+		struct sigaction sa = { .sa_handler = on_signal };
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+		if (veth_setup(&link) < 0) {
+			fprintf(stderr, "bench_health: could not put the fleet behind a veth pair; "
+					"-l puts it on loopback\n");
+			return 1;
+		}
+		backend_base = VETH_BASE;
+		printf("fleet: in network namespace %s (named only while set up), behind veth %s "
+		       "(%s%s) - %s (%s%s); this process on CPU %d, the fleet on CPU %d; RPS: "
+		       "%s -> CPU %d, %s -> CPU %d\n",
+		       link.ns, link.host_dev, LINK_HOST_ADDR, LINK_PREFIX, link.fleet_dev,
+		       LINK_FLEET_ADDR, LINK_PREFIX, link.cpu, link.fleet_cpu, link.host_dev,
+		       link.cpu, link.fleet_dev, link.fleet_cpu);
+	} else {
+		printf("fleet: on loopback, in this network namespace; no CPU pinning\n");
+	}
+	__u32 first = backend_addr(0);
+	printf("health checks: %u backends (%u VIPs) at %u.%u.%u.%u.. on one port, every %u ms "
 	       "(+-%u%%), timeout %u ms, rise 2 fall 3; fd limit %llu\n",
-	       n, (n + BACKENDS_PER_VIP - 1) / BACKENDS_PER_VIP, INTERVAL_MS, JITTER_PCT,
-	       TIMEOUT_MS, (unsigned long long)rl.rlim_cur);
+	       n, (n + BACKENDS_PER_VIP - 1) / BACKENDS_PER_VIP, first >> 24, first >> 16 & 255,
+	       first >> 8 & 255, first & 255, INTERVAL_MS, JITTER_PCT, TIMEOUT_MS,
+	       (unsigned long long)rl.rlim_cur);
 	printf("per check type: engine %.0f s warm-up + %u s window, then bare checks %.0f s + "
 	       "%u s; CPU = this process only\n",
 	       WARMUP_MS / 1000.0, window_s, BARE_WARMUP_MS / 1000.0, window_s);
 	fflush(stdout);
 
-	for (int type = 0; type < CHECK_TYPES; type++) {
-		__u16 port;
-		pid_t fleet = fleet_start((enum check_type)type, &port);
-		if (fleet < 0) {
-			fprintf(stderr, "bench_health: fleet: %s\n", strerror(errno));
-			return 1;
-		}
-		int rc = engine_run((enum check_type)type, n, window_s, fleet, port, &engine[type]);
-		fflush(stdout);
-		if (rc == 0)
-			rc = bare_run((enum check_type)type, n, window_s, fleet, port, &bare[type]);
-		fleet_stop(fleet);
-		if (rc)
-			return 1;
+	/* On our CPU for all the runs; the fleet's process pins itself to its own. */
+	sched_getaffinity(0, sizeof(cpus), &cpus);
+	if (veth && cpu_pin(link.cpu) < 0) {
+		perror("bench_health: sched_setaffinity");
+		goto out;
 	}
+	for (int type = 0; type < CHECK_TYPES; type++)
+		if (type_run((enum check_type)type, n, window_s, veth ? &link : NULL, &engine[type],
+			     &bare[type]))
+			goto out;
+	sched_setaffinity(0, sizeof(cpus), &cpus);
 
 	printf("us/check = CPU per check (user us: of it in user space, tick-sampled); "
-	       "x bare = us/check over the baseline's;\n"
-	       "fleet %%, softirq%% = the fake fleet's CPU and all CPUs' softirq time "
-	       "(context, not counted)\n");
-	printf("%-29s %7s %9s %7s %9s %8s %7s %8s %8s\n", "", "% core", "checks/s", "failed",
-	       "us/check", "user us", "x bare", "fleet %", "softirq%");
+	       "x bare = us/check over the baseline's;\n");
+	if (veth)
+		printf("cpu busy = how busy this process's CPU %d was (not idle, not stolen): the "
+		       "process, the softirq served on it and\nanything else that ran there; "
+		       "sirq %% = that CPU's softirq time, tick-sampled; fleet %% = the fake "
+		       "fleet's CPU,\nfl busy = how busy its CPU %d was\n",
+		       link.cpu, link.fleet_cpu);
+	else
+		printf("fleet %%, sirq %% = the fake fleet's CPU and all CPUs' softirq time "
+		       "(context, not counted)\n");
+	printf("%-29s %7s %8s %9s %7s %9s %8s %7s %7s %7s %8s\n",
+	       veth ? "fleet behind veth" : "fleet on loopback", "% core", "cpu busy", "checks/s",
+	       "failed", "us/check", "user us", "x bare", "sirq %", "fleet %", "fl busy");
 	for (int type = 0; type < CHECK_TYPES; type++) {
 		char name[64];
 		snprintf(name, sizeof(name), "%s: engine", type_names[type]);
-		print_row(name, &engine[type], engine[type].us_per_check / bare[type].us_per_check);
+		print_row(name, &engine[type], engine[type].us_per_check / bare[type].us_per_check,
+			  veth);
 		snprintf(name, sizeof(name), "%s: bare checks (baseline)", type_names[type]);
-		print_row(name, &bare[type], 1.0);
+		print_row(name, &bare[type], 1.0, veth);
 	}
 	for (int type = 0; type < CHECK_TYPES; type++) {
 		char name[64];
@@ -759,17 +1275,28 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "%s bare checks", type_names[type]);
 		check_rate(name, &bare[type], n);
 	}
-	bool within = engine[CHECK_TCP].cpu_pct < TARGET_PCT &&
-		      engine[CHECK_HTTP].cpu_pct < TARGET_PCT;
-	printf("summary: %u backends every %u ms: tcp %.2f%% of one core (%.0f checks/s, %.2f "
-	       "us/check, %.2fx bare), http %.2f%% (%.0f checks/s, %.2f us/check, %.2fx bare); "
-	       "%s the %.0f%% target\n",
-	       n, INTERVAL_MS, engine[CHECK_TCP].cpu_pct, engine[CHECK_TCP].checks_per_s,
-	       engine[CHECK_TCP].us_per_check,
-	       engine[CHECK_TCP].us_per_check / bare[CHECK_TCP].us_per_check,
-	       engine[CHECK_HTTP].cpu_pct, engine[CHECK_HTTP].checks_per_s,
-	       engine[CHECK_HTTP].us_per_check,
-	       engine[CHECK_HTTP].us_per_check / bare[CHECK_HTTP].us_per_check,
-	       within ? "within" : "ABOVE", TARGET_PCT);
-	return 0;
+	const struct figures *tcp = &engine[CHECK_TCP], *http = &engine[CHECK_HTTP];
+	bool within = tcp->cpu_pct < TARGET_PCT && http->cpu_pct < TARGET_PCT;
+	printf("summary (fleet %s): %u backends every %u ms: tcp %.2f%% of one core",
+	       veth ? "behind veth" : "on loopback", n, INTERVAL_MS, tcp->cpu_pct);
+	if (veth)
+		printf(" (its CPU %.2f%% busy)", tcp->busy_pct);
+	printf(", %.0f checks/s, %.2f us/check, %.2fx bare; http %.2f%%", tcp->checks_per_s,
+	       tcp->us_per_check, tcp->us_per_check / bare[CHECK_TCP].us_per_check, http->cpu_pct);
+	if (veth)
+		printf(" (its CPU %.2f%% busy)", http->busy_pct);
+	printf(", %.0f checks/s, %.2f us/check, %.2fx bare; the process is %s the %.0f%% target",
+	       http->checks_per_s, http->us_per_check,
+	       http->us_per_check / bare[CHECK_HTTP].us_per_check, within ? "within" : "ABOVE",
+	       TARGET_PCT);
+	if (veth) {
+		bool busy_within = tcp->busy_pct < TARGET_PCT && http->busy_pct < TARGET_PCT;
+		printf(", its CPU's busy time %s it", busy_within ? "within" : "ABOVE");
+	}
+	printf("\n");
+	rc = 0;
+out:
+	if (veth)
+		veth_teardown(&link);
+	return rc;
 }
