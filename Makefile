@@ -60,7 +60,7 @@ CORE_SAN_OBJS := $(CORE_SRCS:%.c=$(BUILD)/san/%.o)
 LBD_CORE_SRCS := controlplane/model.c controlplane/health.c controlplane/tables.c \
 		 controlplane/lbd.c controlplane/log.c controlplane/publish.c controlplane/ctl.c \
 		 controlplane/ctl_grammar.c controlplane/state.c controlplane/config_dump.c \
-		 controlplane/metrics.c
+		 controlplane/metrics.c controlplane/xdp.c
 LBD_CORE_OBJS := $(LBD_CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 LBD_CORE_SAN_OBJS := $(LBD_CORE_SRCS:%.c=$(BUILD)/san/%.o)
 LBD_SRCS := controlplane/lbd_main.c $(LBD_CORE_SRCS)
@@ -145,7 +145,7 @@ $(BUILD)/san/%.o: %.c
 
 $(LBD): $(LBD_SRCS:%.c=$(BUILD)/obj/%.o) $(CORE_OBJS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CONFIG_LIBS) $(JSON_LIBS) $(HTTP_LIBS)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CONFIG_LIBS) $(JSON_LIBS) $(HTTP_LIBS) $(BPF_LIBS)
 
 $(LB_DPDK): $(BUILD)/dpdk/dataplane/lb_dpdk.o $(DPDK_OBJS) $(CORE_OBJS)
 	$(call msg,LD,$@)
@@ -159,7 +159,7 @@ $(PLAIN_BENCHES): $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(CORE_OBJS)
 $(LBD_BENCHES): $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LBD_CORE_OBJS) $(CORE_OBJS)
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CONFIG_LIBS) $(JSON_LIBS) $(HTTP_LIBS) -lm
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CONFIG_LIBS) $(JSON_LIBS) $(HTTP_LIBS) $(BPF_LIBS) -lm
 
 $(DPDK_BENCHES): $(BUILD)/bench/%: $(BUILD)/dpdk/tests/bench/%.o $(BUILD)/dpdk/dataplane/worker.o \
 		  $(BUILD)/dpdk/dataplane/eal.o \
@@ -171,12 +171,14 @@ $(DPDK_BENCHES): $(BUILD)/bench/%: $(BUILD)/dpdk/tests/bench/%.o $(BUILD)/dpdk/d
 $(BUILD)/tests/%: $(BUILD)/san/tests/unit/%.o $(CORE_SAN_OBJS) $(LBD_CORE_SAN_OBJS)
 	$(call msg,LD-SAN,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(CMOCKA_LIBS) $(CONFIG_LIBS) $(JSON_LIBS) $(HTTP_LIBS) -lm
+	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(CMOCKA_LIBS) $(CONFIG_LIBS) $(JSON_LIBS) $(HTTP_LIBS) \
+		$(BPF_LIBS) -lm
 
-$(BUILD)/tests/test_bpf_%: $(BUILD)/san/tests/bpf/test_bpf_%.o $(CORE_SAN_OBJS)
+$(BUILD)/tests/test_bpf_%: $(BUILD)/san/tests/bpf/test_bpf_%.o $(CORE_SAN_OBJS) \
+			   $(BUILD)/san/controlplane/xdp.o
 	$(call msg,LD-SAN,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(CMOCKA_LIBS) $(BPF_LIBS) $(CONFIG_LIBS)
+	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(CMOCKA_LIBS) $(BPF_LIBS) $(CONFIG_LIBS) -lm
 
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c
 	$(call msg,CLANG-BPF,$@)
@@ -193,6 +195,7 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
 $(BUILD)/obj/tools/fulcrum-decap.o: $(BUILD)/bpf/decap.skel.h
+$(BUILD)/obj/controlplane/xdp.o $(BUILD)/san/controlplane/xdp.o: $(BUILD)/bpf/balancer.skel.h
 
 $(DECAP): $(BUILD)/obj/tools/fulcrum-decap.o
 	$(call msg,LD,$@)
@@ -208,6 +211,6 @@ $(AGENT): $(BUILD)/obj/tools/fulcrum-agent.o $(BUILD)/obj/controlplane/agent.o
 
 # The BPF test loaders include their skeletons (explicit targets: a pattern
 # rule without a recipe would cancel the compile rule instead).
-$(BPF_TESTS:$(BUILD)/tests/%=$(BUILD)/san/tests/bpf/%.o): $(TEST_BPF_SKELS)
+$(BPF_TESTS:$(BUILD)/tests/%=$(BUILD)/san/tests/bpf/%.o): $(TEST_BPF_SKELS) $(BUILD)/bpf/balancer.skel.h
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -171,6 +171,11 @@ void gen_registry_destroy(struct gen_registry *reg)
 	free(reg);
 }
 
+void gen_registry_limit_members(struct gen_registry *reg, __u32 max)
+{
+	reg->members.max = max < GEN_MEMBERS_MAX ? max : GEN_MEMBERS_MAX;
+}
+
 __u32 gen_registry_size(const struct gen_registry *reg)
 {
 	return reg->members.allocated;
@@ -228,6 +233,95 @@ static void *gen_registry_intern(struct gen_id_pool *pool, void **root,
 		return NULL;
 	}
 	return e;
+}
+
+/*
+ * Gives entry the id `id`, which must be free: one below the limit on the
+ * free list, or one above it (the ids between join the free list). For
+ * registries rebuilt from ids that outlived their process. Returns 0,
+ * -EEXIST (id in use), -ENOSPC (beyond max) or -ENOMEM.
+ */
+static int gen_id_pool_take_id(struct gen_id_pool *p, void *entry, __u32 id)
+{
+	if (id >= p->max)
+		return -ENOSPC;
+	if (id < p->limit) {
+		__u32 i;
+		if (p->by_id[id])
+			return -EEXIST;
+		for (i = 0; i < p->free_count && p->free_ids[i] != id; i++)
+			;
+		p->free_ids[i] = p->free_ids[--p->free_count];
+	} else {
+		if (id >= p->capacity) {
+			__u32 cap = p->capacity ? p->capacity : 256;
+			while (cap <= id)
+				cap *= 2;
+			if (cap > p->max)
+				cap = p->max;
+			void **b = realloc(p->by_id, cap * sizeof(*b));
+			if (b)
+				p->by_id = b;
+			__u32 *f = realloc(p->free_ids, cap * sizeof(*f));
+			if (f)
+				p->free_ids = f;
+			if (!b || !f)
+				return -ENOMEM;
+			p->capacity = cap;
+		}
+		/* Highest first, so that the lowest free id is handed out next. */
+		for (__u32 gap = id; gap-- > p->limit;) {
+			p->by_id[gap] = NULL;
+			p->free_ids[p->free_count++] = gap;
+		}
+		p->limit = id + 1;
+	}
+	p->by_id[id] = entry;
+	p->allocated++;
+	return 0;
+}
+
+/* Adds a copy of probe under a given id. Returns as gen_id_pool_take_id(). */
+static int gen_registry_intern_id(struct gen_id_pool *pool, void **root,
+				  int (*cmp)(const void *, const void *), const void *probe,
+				  size_t size, size_t id_offset, __u32 id)
+{
+	if (tfind(probe, root, cmp))
+		return -EEXIST;
+	void *e = malloc(size);
+	if (!e)
+		return -ENOMEM;
+	memcpy(e, probe, size);
+	*(__u32 *)((char *)e + id_offset) = id;
+	int rc = gen_id_pool_take_id(pool, e, id);
+	if (rc == 0 && !tsearch(e, root, cmp)) {
+		gen_id_pool_put(pool, id);
+		rc = -ENOMEM;
+	}
+	if (rc)
+		free(e);
+	return rc;
+}
+
+int gen_registry_adopt_vip(struct gen_registry *reg, const struct chan_vip_key *key, __u32 id)
+{
+	struct gen_reg_vip probe = { .key = *key, .published = 1 };
+
+	return gen_registry_intern_id(&reg->vips, &reg->vip_root, gen_reg_vip_cmp, &probe,
+				      sizeof(probe), offsetof(struct gen_reg_vip, id), id);
+}
+
+int gen_registry_adopt_member(struct gen_registry *reg, const struct chan_vip_key *vip,
+			      const struct chan_backend *b, __u32 id, __u32 timeout_s)
+{
+	struct gen_reg_entry probe = { .vip = *vip, .port = b->port, .family = b->family,
+				       .published = 1 };
+
+	memcpy(probe.addr, b->addr, sizeof(probe.addr));
+	if (timeout_s > reg->longest_timeout_s)
+		reg->longest_timeout_s = timeout_s;
+	return gen_registry_intern_id(&reg->members, &reg->root, gen_reg_entry_cmp, &probe,
+				      sizeof(probe), offsetof(struct gen_reg_entry, id), id);
 }
 
 /* The id of (vip, backend), allocating one for a new pair. NULL with errno
@@ -455,7 +549,7 @@ int gen_builder_add_vip(struct gen_builder *gb, const struct chan_vip_view *view
 			gen_errorf(err, err_size,
 				   "GEN_VIP %s: more than %u (VIP, backend) pairs in use, counting "
 				   "those removed within the idle timeout",
-				   key, GEN_MEMBERS_MAX);
+				   key, gb->reg->members.max);
 			return rc;
 		}
 		if (rc) {

@@ -105,6 +105,9 @@ typedef __u16 (*gen_nexthop_fn)(void *ctx, __u8 family, const __be32 *addr);
 /* The member-id registry that outlives generations. NULL with errno. */
 struct gen_registry *gen_registry_create(void);
 void gen_registry_destroy(struct gen_registry *reg);
+/* Lowers the number of member ids below GEN_MEMBERS_MAX (the XDP maps are
+ * sized before load); ids in use must be below it. */
+void gen_registry_limit_members(struct gen_registry *reg, __u32 max);
 /* Member ids currently allocated (present, or absent but not yet reusable). */
 __u32 gen_registry_size(const struct gen_registry *reg);
 /* VIP ids currently allocated. */
@@ -117,6 +120,18 @@ __u32 gen_registry_vip_count(const struct gen_registry *reg);
  */
 int gen_registry_member_key(const struct gen_registry *reg, __u32 id, struct chan_vip_key *vip,
 			    struct chan_backend *b);
+
+/*
+ * Rebuild a registry from ids that outlived the process that gave them out
+ * (lbd reads them back from the XDP balancer's maps when it restarts): the
+ * VIP key or (VIP, backend) pair gets exactly `id`, as already published,
+ * so flow-table entries naming it stay valid. timeout_s: the longest idle
+ * timeout those ids were given under. Returns 0, -EEXIST (id or key taken),
+ * -ENOSPC (id beyond the limit) or -ENOMEM. Before any build.
+ */
+int gen_registry_adopt_vip(struct gen_registry *reg, const struct chan_vip_key *key, __u32 id);
+int gen_registry_adopt_member(struct gen_registry *reg, const struct chan_vip_key *vip,
+			      const struct chan_backend *b, __u32 id, __u32 timeout_s);
 
 /*
  * Starts building a generation with begin's parameters on top of in_service

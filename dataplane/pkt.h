@@ -467,8 +467,7 @@ static __always_inline enum pkt_drop_reason pkt_vip_check(const struct pkt_info 
 	return PKT_DROP_NONE;
 }
 
-#ifndef __bpf__
-/* ---- Encapsulation and replies: ordinary C (pkt.c) ---- */
+/* ---- Encapsulation: the sizes and the choice both dataplanes make ---- */
 
 enum pkt_encap_type {
 	PKT_ENCAP_IPIP = 1, /* IP in IP: IPIP, IP6IP6, and 4in6 / 6in4 */
@@ -498,13 +497,13 @@ enum pkt_encap_status {
 };
 
 /* The sizes below are inline: the worker asks for them per packet. */
-static inline __u16 pkt_l2_length(__u8 has_vlan)
+static __always_inline __u16 pkt_l2_length(__u8 has_vlan)
 {
 	return PKT_ETH_HLEN + (has_vlan ? PKT_VLAN_HLEN : 0);
 }
 
 /* Bytes of outer L3/L4 headers (not Ethernet) the encapsulation adds. */
-static inline __u16 pkt_encap_overhead(const struct pkt_encap_params *p)
+static __always_inline __u16 pkt_encap_overhead(const struct pkt_encap_params *p)
 {
 	__u16 ip = p->outer_family == FLOW_FAMILY_IPV4 ? PKT_IPV4_HLEN : PKT_IPV6_HLEN;
 
@@ -512,20 +511,20 @@ static inline __u16 pkt_encap_overhead(const struct pkt_encap_params *p)
 }
 
 /* Bytes the frame's start moves back by: new L2 + outer headers - old L2. */
-static inline __u16 pkt_encap_headroom(const struct pkt_info *info, const struct pkt_encap_params *p)
+static __always_inline __u16 pkt_encap_headroom(const struct pkt_info *info, const struct pkt_encap_params *p)
 {
 	return (__u16)(pkt_l2_length(p->has_vlan) + pkt_encap_overhead(p) - info->l3_offset);
 }
 
 /* Length of the encapsulated frame. */
-static inline __u32 pkt_encap_frame_length(const struct pkt_info *info,
+static __always_inline __u32 pkt_encap_frame_length(const struct pkt_info *info,
 					   const struct pkt_encap_params *p)
 {
 	return pkt_l2_length(p->has_vlan) + pkt_encap_overhead(p) + info->l3_length;
 }
 
 /* The MTU to announce to the client: egress MTU less the overhead. */
-static inline __u16 pkt_encap_inner_mtu(const struct pkt_encap_params *p)
+static __always_inline __u16 pkt_encap_inner_mtu(const struct pkt_encap_params *p)
 {
 	__u16 overhead = pkt_encap_overhead(p);
 
@@ -533,7 +532,7 @@ static inline __u16 pkt_encap_inner_mtu(const struct pkt_encap_params *p)
 }
 
 /* Whether the encapsulated packet fits the egress MTU, and if not what to do. */
-static inline enum pkt_encap_status pkt_encap_check(const struct pkt_info *info,
+static __always_inline enum pkt_encap_status pkt_encap_check(const struct pkt_info *info,
 						    const struct pkt_encap_params *p)
 {
 	if ((__u32)pkt_encap_overhead(p) + info->l3_length <= p->mtu)
@@ -544,6 +543,10 @@ static inline enum pkt_encap_status pkt_encap_check(const struct pkt_info *info,
 		return PKT_ENCAP_TOO_BIG_FRAGMENT;
 	return PKT_ENCAP_TOO_BIG_REPLY;
 }
+
+#ifndef __bpf__
+/* ---- Encapsulation and replies: ordinary C (pkt.c); the XDP program
+ * writes the same bytes with BPF helpers (bpf/balancer.bpf.c) ---- */
 
 /*
  * Writes the new Ethernet and outer headers at out, which must precede the
