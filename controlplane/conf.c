@@ -565,12 +565,14 @@ static void conf_load_dpdk(struct conf_ctx *ctx, const config_setting_t *dp,
 static void conf_load_xdp(struct conf_ctx *ctx, const config_setting_t *dp,
 			    struct conf_xdp *x)
 {
-	static const char *const keys[] = { "interfaces", "attach_mode", "pin_path", NULL };
+	static const char *const keys[] = { "interfaces", "attach_mode", "pin_path", "members_max",
+					    NULL };
 	static const char *const modes[] = { "native", "generic", NULL };
 	const char *path = "dataplane.xdp";
 	int mode = 0;
 
 	snprintf(x->pin_path, sizeof(x->pin_path), "/sys/fs/bpf/fulcrum");
+	x->members_max = 65536;
 	config_setting_t *s = conf_member(ctx, dp, "dataplane", "xdp", CONFIG_TYPE_GROUP, false);
 	if (!s)
 		return;
@@ -598,6 +600,7 @@ static void conf_load_xdp(struct conf_ctx *ctx, const config_setting_t *dp,
 	conf_get_enum(ctx, s, path, "attach_mode", modes, false, &mode);
 	x->generic = mode == 1;
 	conf_get_string(ctx, s, path, "pin_path", false, x->pin_path, sizeof(x->pin_path));
+	conf_get_int(ctx, s, path, "members_max", 64, 262144, false, &x->members_max);
 }
 
 static void conf_load_dataplane(struct conf_ctx *ctx, const config_setting_t *root,

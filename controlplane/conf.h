@@ -116,6 +116,7 @@ struct conf_xdp {
 	__u32 interface_count;
 	bool generic; /* attach_mode = "generic" */
 	char pin_path[CONF_PATH_MAX];
+	__u32 members_max; /* (VIP, backend) ids the maps hold */
 };
 
 struct conf_dataplane {

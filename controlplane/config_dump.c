@@ -116,6 +116,7 @@ static void config_dump_dataplane(config_setting_t *root, const struct conf_data
 			config_setting_set_string_elem(ifs, -1, d->xdp.interfaces[i]);
 		config_dump_str(x, "attach_mode", d->xdp.generic ? "generic" : "native");
 		config_dump_str(x, "pin_path", d->xdp.pin_path);
+		config_dump_int(x, "members_max", d->xdp.members_max);
 	}
 }
 

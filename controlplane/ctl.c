@@ -184,12 +184,14 @@ static int ctl_cmd_info(struct lbd *d, const struct ctl_request *r, json_t **res
 			backends += !v->backends[k]->deleted;
 	}
 	*result = json_pack(
-		"{s:i,s:s,s:s,s:i,s:i,s:I,s:{s:s,s:b,s:s,s:I,s:I,s:I,s:I,s:b},"
+		"{s:i,s:s,s:s,s:i,s:i,s:I,s:{s:s,s:s,s:b,s:s,s:I,s:I,s:I,s:I,s:b},"
 		"s:{s:I,s:I,s:I,s:I,s:i,s:i},s:s,s:s}",
 		"pid", (json_int_t)getpid(), "config", d->config_path, "mode", lbd_mode_name(d), "vips",
 		(json_int_t)vips, "backends", (json_int_t)backends, "uptime_s",
-		(json_int_t)((health_now_ms() - d->started_ms) / 1000), "dataplane", "kind", "dpdk",
-		"connected", d->pub.fd >= 0, "socket", d->pub.path, "generation",
+		(json_int_t)((health_now_ms() - d->started_ms) / 1000), "dataplane", "kind",
+		publish_kind_name(&d->pub), "reason", d->pub.reason, "connected",
+		publish_connected(&d->pub), "socket",
+		d->pub.kind == PUBLISH_XDP ? d->pub.xdp_conf.pin_path : d->pub.path, "generation",
 		(json_int_t)d->pub.generation, "generations_published",
 		(json_int_t)d->generations_published, "publish_failures",
 		(json_int_t)d->publish_failures, "publish_latency_us",
@@ -259,7 +261,7 @@ static int ctl_flows_of(struct lbd *d, const struct model_backend *b, __u64 *flo
 	char err[256];
 
 	*flows = 0;
-	if (d->pub.fd < 0)
+	if (!publish_connected(&d->pub))
 		return -ENOTCONN;
 	if (lbd_sample_members(d, err, sizeof(err)))
 		return -ENOTCONN;
@@ -528,8 +530,8 @@ static int ctl_cmd_stats(struct lbd *d, const struct ctl_request *r, json_t **re
 	bool rate = r->opts[0] != NULL;
 	char why[256];
 
-	if (d->pub.fd < 0 || !d->sample.valid) {
-		snprintf(err, err_size, "no counters: lb-dpdk is not connected");
+	if (!publish_connected(&d->pub) || !d->sample.valid) {
+		snprintf(err, err_size, "no counters: no dataplane connected yet");
 		return -ENOTCONN;
 	}
 	if (rate && !d->prev_sample.valid) {
@@ -603,7 +605,7 @@ static int ctl_cmd_lookup(struct lbd *d, const struct ctl_request *r, json_t **r
 		json_object_set_new(o, "note", json_string("the VIP's table is not published yet"));
 	}
 	struct chan_flow flow;
-	if (!port || d->pub.fd < 0 || publish_flow_find(&d->pub, &t, &flow, err, err_size)) {
+	if (!port || !publish_connected(&d->pub) || publish_flow_find(&d->pub, &t, &flow, err, err_size)) {
 		json_object_set_new(o, "in_flow_table", json_null());
 	} else {
 		json_object_set_new(o, "in_flow_table", json_boolean(flow.flags & CHAN_FLOW_FOUND));

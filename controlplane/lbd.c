@@ -213,7 +213,7 @@ void lbd_publish_due(struct lbd *d, __u64 now_ms)
 		m->vips_changed = any = true;
 	}
 	lbd_log_withdrawals(d);
-	if (d->pub.fd < 0)
+	if (!publish_connected(&d->pub))
 		return;
 	/* A (re)connected lb-dpdk gets everything, changed or not. */
 	any |= d->pub.need_full;
@@ -266,7 +266,8 @@ void lbd_publish_due(struct lbd *d, __u64 now_ms)
 	rc = publish_generation(&d->pub, tables, keep, n, &d->cfg->dataplane, err, sizeof(err));
 	if (rc) {
 		d->publish_failures++;
-		log_error("publishing to lb-dpdk failed: %s", err);
+		log_error("publishing to %s failed: %s",
+			  d->pub.kind == PUBLISH_XDP ? "the XDP maps" : "lb-dpdk", err);
 		lbd_tables_free(tables, n, d->tables, d->table_count);
 		tables = NULL;
 		goto out;
@@ -522,6 +523,7 @@ int lbd_init(struct lbd *d, const char *path)
 	}
 	log_set_level(d->cfg->global.log_level);
 	publish_init(&d->pub, d->cfg->dataplane.dpdk.control_socket);
+	publish_configure(&d->pub, &d->cfg->dataplane, health_now_ms());
 	d->health = health_create(lbd_health_changed, d);
 	d->model = model_create(d->cfg);
 	if (!d->health || !d->model) {
@@ -598,12 +600,17 @@ static void lbd_watch(struct lbd *d, int fd)
 static void lbd_try_connect(struct lbd *d)
 {
 	char msg[512];
-	int rc = publish_connect(&d->pub, msg, sizeof(msg));
+	enum publish_kind was = d->pub.kind;
+	int rc = publish_connect(&d->pub, health_now_ms(), msg, sizeof(msg));
 
+	if (d->pub.kind != was)
+		log_info("dataplane: %s (%s)", publish_kind_name(&d->pub), d->pub.reason);
 	if (rc) {
 		if (d->waiting_logged)
 			return;
-		if (rc == -EBUSY)
+		if (d->pub.kind == PUBLISH_XDP)
+			log_error("XDP dataplane: %s; retrying every second", msg);
+		else if (rc == -EBUSY)
 			log_error("%s; retrying every second", msg);
 		else
 			log_info("waiting for lb-dpdk (%s)", msg);
@@ -611,9 +618,12 @@ static void lbd_try_connect(struct lbd *d)
 		return;
 	}
 	d->waiting_logged = false;
-	log_info("connected: %s", msg);
-	lbd_watch(d, d->pub.fd);
-	lbd_event(d, "dataplane", json_pack("{s:s,s:I}", "state", "connected", "generation",
+	for (char *line = strtok(msg, "\n"); line; line = strtok(NULL, "\n"))
+		log_info("%s: %s", d->pub.kind == PUBLISH_XDP ? "XDP" : "connected", line);
+	if (d->pub.fd >= 0)
+		lbd_watch(d, d->pub.fd);
+	lbd_event(d, "dataplane", json_pack("{s:s,s:s,s:I}", "state", "connected", "kind",
+					    publish_kind_name(&d->pub), "generation",
 					    (json_int_t)d->pub.generation));
 	lbd_publish_due(d, health_now_ms()); /* a full resync (need_full) */
 }
@@ -645,7 +655,7 @@ int lbd_sample_members(struct lbd *d, char *err, size_t err_size)
 	struct publish_members pm = { 0 };
 	int rc;
 
-	if (d->pub.fd < 0) {
+	if (!publish_connected(&d->pub)) {
 		snprintf(err, err_size, "lb-dpdk is not connected");
 		return -ENOTCONN;
 	}
@@ -667,13 +677,13 @@ int lbd_take_sample(struct lbd *d, __u64 now_ms)
 	char err[256];
 	int rc;
 
-	if (d->pub.fd < 0)
+	if (!publish_connected(&d->pub))
 		return -ENOTCONN;
 	rc = publish_stats(&d->pub, &s.stats, s.counters, err, sizeof(err));
 	if (rc == 0)
 		rc = lbd_sample_members(d, err, sizeof(err));
 	if (rc) {
-		if (d->pub.fd < 0)
+		if (!publish_connected(&d->pub))
 			lbd_channel_lost(d, err);
 		return rc;
 	}
@@ -686,7 +696,7 @@ static void lbd_tick(struct lbd *d, __u64 now_ms)
 {
 	char err[256];
 
-	if (d->pub.fd < 0)
+	if (!publish_connected(&d->pub))
 		lbd_try_connect(d);
 	else
 		lbd_take_sample(d, now_ms);
@@ -701,12 +711,6 @@ int lbd_run(struct lbd *d)
 	char err[512];
 	sigset_t signals;
 
-	if (d->cfg->dataplane.mode == CONF_MODE_XDP) {
-		log_error("%s: dataplane.mode \"xdp\": lbd does not program the XDP dataplane yet; "
-			  "use \"dpdk\" or \"auto\"",
-			  d->config_path);
-		return -ENOTSUP;
-	}
 	sigemptyset(&signals);
 	sigaddset(&signals, SIGHUP);
 	sigaddset(&signals, SIGINT);
@@ -776,7 +780,7 @@ int lbd_run(struct lbd *d)
 				/* handled below, with the timers */
 			} else if (fd == ctl_fd(d->ctl)) {
 				ctl_run(d->ctl);
-			} else if (fd == d->pub.fd) {
+			} else if (d->pub.fd >= 0 && fd == d->pub.fd) {
 				lbd_channel_event(d);
 			} else if (d->metrics && fd == metrics_fd(d->metrics)) {
 				metrics_run(d->metrics);
@@ -791,7 +795,8 @@ int lbd_run(struct lbd *d)
 	}
 	if (d->state_dirty)
 		lbd_save_state(d, err, sizeof(err));
-	log_info("stopping; lb-dpdk keeps forwarding with generation %llu",
+	log_info("stopping; %s keeps forwarding with generation %llu",
+		 d->pub.kind == PUBLISH_XDP ? "the XDP balancer" : "lb-dpdk",
 		 (unsigned long long)d->pub.generation);
 	return 0;
 }

@@ -7,6 +7,8 @@
  *                    `lbctl config reload` re-reads FILE
  *   lbd -t -c FILE   check FILE: validate it, build every VIP's Maglev table,
  *                    print a summary; exit 0 when valid, 1 with every error.
+ *   lbd -x -c FILE   remove the XDP balancer from FILE's xdp interfaces and
+ *                    its pinned maps (the flow table with them), then exit.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,15 +17,18 @@
 
 #include "controlplane/lbd.h"
 #include "controlplane/log.h"
+#include "controlplane/xdp.h"
 
 #define LBD_DEFAULT_CONFIG "/etc/fulcrum/fulcrum.conf"
 
 static void lbd_usage(FILE *out)
 {
-	fprintf(out, "usage: lbd [-t] [-c FILE]\n"
+	fprintf(out, "usage: lbd [-t | -x] [-c FILE]\n"
 		     "  -c FILE  configuration file (default " LBD_DEFAULT_CONFIG ")\n"
 		     "  -t       check the configuration and its tables, then exit:\n"
 		     "           0 when valid, 1 with every error as FILE:LINE: KEY: MESSAGE\n"
+		     "  -x       detach: remove the XDP balancer from dataplane.xdp.interfaces\n"
+		     "           and the maps pinned at pin_path (its flows go with them)\n"
 		     "  -h       this help\n");
 }
 
@@ -81,18 +86,53 @@ static int lbd_check(const char *path)
 	return failed;
 }
 
+/* lbd -x: what a clean uninstall of the XDP dataplane needs. */
+static int lbd_detach(const char *path)
+{
+	struct conf_errors errors;
+	struct conf *cfg = conf_load(path, &errors);
+	const char *ifnames[CONF_XDP_IFACES_MAX];
+	char err[512];
+
+	if (!cfg) {
+		for (__u32 i = 0; i < errors.count; i++)
+			fprintf(stderr, "%s\n", errors.messages[i]);
+		fprintf(stderr, "%s: configuration is NOT valid\n", path);
+		return 1;
+	}
+	const struct conf_xdp *x = &cfg->dataplane.xdp;
+	if (!x->present) {
+		fprintf(stderr, "%s: no dataplane.xdp group: nothing to detach\n", path);
+		conf_destroy(cfg);
+		return 1;
+	}
+	for (__u32 i = 0; i < x->interface_count; i++)
+		ifnames[i] = x->interfaces[i];
+	int rc = xdp_detach(x->pin_path, ifnames, x->interface_count, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "lbd: %s\n", err);
+	else
+		printf("XDP balancer detached from %u interface%s, maps at %s removed\n",
+		       x->interface_count, x->interface_count == 1 ? "" : "s", x->pin_path);
+	conf_destroy(cfg);
+	return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *path = LBD_DEFAULT_CONFIG;
-	int check = 0, opt;
+	int check = 0, detach = 0, opt;
 
-	while ((opt = getopt(argc, argv, "c:th")) != -1) {
+	while ((opt = getopt(argc, argv, "c:txh")) != -1) {
 		switch (opt) {
 		case 'c':
 			path = optarg;
 			break;
 		case 't':
 			check = 1;
+			break;
+		case 'x':
+			detach = 1;
 			break;
 		case 'h':
 			lbd_usage(stdout);
@@ -106,8 +146,14 @@ int main(int argc, char **argv)
 		lbd_usage(stderr);
 		return 2;
 	}
+	if (check && detach) {
+		lbd_usage(stderr);
+		return 2;
+	}
 	if (check)
 		return lbd_check(path);
+	if (detach)
+		return lbd_detach(path);
 
 	struct lbd d;
 	int rc = lbd_init(&d, path);

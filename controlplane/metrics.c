@@ -426,8 +426,8 @@ static void metrics_dump_dataplane(const struct lbd *d, FILE *f)
 	char name[96];
 
 	metrics_gauge(f, "fulcrum_dataplane_connected",
-		      "1 while lbd holds its channel to lb-dpdk.", metrics_count(d->pub.fd >= 0));
-	if (d->pub.fd < 0 || !s->valid)
+		      "1 while lbd holds its channel to lb-dpdk.", metrics_count(publish_connected(&d->pub)));
+	if (!publish_connected(&d->pub) || !s->valid)
 		return;
 	metrics_gauge(f, "fulcrum_dataplane_generation",
 		      "The table generation lb-dpdk has in service.",

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * lbd's side of the control channel to lb-dpdk (dataplane/chan.h): connect
- * and greet, publish generations of VIP tables, read lb-dpdk's counters.
- * Requests are synchronous with a timeout; lbd's event loop only watches
- * the socket between them to notice lb-dpdk going away.
+ * lbd's side of its dataplane: publish generations of VIP tables and read
+ * counters, either over the control channel to lb-dpdk (dataplane/chan.h)
+ * or straight into the XDP balancer's maps (controlplane/xdp.h). Which one
+ * follows dataplane.mode; "auto" takes lb-dpdk when it answers with its
+ * ports up within PUBLISH_AUTO_WAIT_MS of lbd's start, else XDP, and keeps
+ * that choice for the life of the process.
+ *
+ * Channel requests are synchronous with a timeout; lbd's event loop only
+ * watches the socket between them to notice lb-dpdk going away.
  */
 #ifndef FULCRUM_PUBLISH_H
 #define FULCRUM_PUBLISH_H
@@ -16,10 +21,28 @@
 #include "dataplane/chan.h"
 
 #define PUBLISH_REPLY_TIMEOUT_MS 10000
+#define PUBLISH_AUTO_WAIT_MS     10000
+
+struct xdp_dataplane;
+
+enum publish_kind {
+	PUBLISH_UNDECIDED, /* "auto", still waiting for lb-dpdk */
+	PUBLISH_DPDK,
+	PUBLISH_XDP,
+};
 
 struct publisher {
 	char path[CONF_PATH_MAX];
-	int fd;              /* -1 while not connected */
+	enum publish_kind kind;
+	char reason[256];     /* why this kind: for the log and `lbctl info` */
+	__u64 auto_deadline_ms;
+	struct conf_xdp xdp_conf; /* XDP: interfaces, mode, pins, sizes */
+	__u32 flow_table_size;
+	bool has_gateway_mac;
+	__u8 gateway_mac[6];
+	struct xdp_dataplane *xdp; /* XDP: loaded and attached; NULL otherwise */
+	int fd;              /* DPDK: -1 while not connected */
+	__u16 dpdk_ports;    /* DPDK: ports lb-dpdk reported in HELLO_REPLY */
 	__u32 seq;
 	__u64 generation;    /* the last one lb-dpdk put in service */
 	bool need_full;      /* just (re)connected: no KEEP until a full publish */
@@ -29,9 +52,25 @@ struct publisher {
 void publish_init(struct publisher *p, const char *path);
 void publish_fini(struct publisher *p);
 
-/* Connects and exchanges HELLO. Returns 0 or -errno (-ENOENT / -ECONNREFUSED
- * while lb-dpdk is not up; -EBUSY when another lbd holds the channel). */
-int publish_connect(struct publisher *p, char *err, size_t err_size);
+/* Takes dataplane's mode and XDP settings (copied); now_ms starts the wait
+ * of "auto". Before the first publish_connect(). */
+void publish_configure(struct publisher *p, const struct conf_dataplane *dp, __u64 now_ms);
+
+/* Whether a dataplane is there to publish to. */
+bool publish_connected(const struct publisher *p);
+
+/* "dpdk", "xdp", or "undecided". */
+const char *publish_kind_name(const struct publisher *p);
+
+/*
+ * DPDK: connects and exchanges HELLO. Returns 0 or -errno (-ENOENT /
+ * -ECONNREFUSED while lb-dpdk is not up; -EBUSY when another lbd holds the
+ * channel). XDP: loads the balancer (adopting pinned maps), turns on IP
+ * forwarding on its interfaces (bpf_fib_lookup answers only for
+ * forwarding interfaces) and attaches it. "auto" decides first. On
+ * success err holds a line for the log (several, newline-separated).
+ */
+int publish_connect(struct publisher *p, __u64 now_ms, char *err, size_t err_size);
 
 void publish_disconnect(struct publisher *p);
 

@@ -9,7 +9,10 @@
 #   router (rt-cl 10.99.1.1 | rt-lb 10.99.2.1 | br-be 10.99.3.1; v6 alike)
 #      |  VIPs 10.99.100.0/24 and fd99:100::/64 routed to the balancer
 #   balancer: lb-dpdk on net_af_packet over lb0; its kernel interface edge0
-#      carries 10.99.2.2 / fd99:2::2; lbd beside it
+#      carries 10.99.2.2 / fd99:2::2; lbd beside it. With E2E_MODE=xdp there
+#      is no lb-dpdk: lb0 itself carries those addresses and lbd attaches the
+#      XDP balancer to it (the router's end gets a pass-through XDP program,
+#      without which XDP_TX on a veth is dropped).
 #   backends b1..bN on the router's bridge (10.99.3.1N, fd99:3::1N), VIPs on
 #      loopback, answering the client directly
 #
@@ -27,6 +30,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 E2E_PREFIX=${E2E_PREFIX:-fe$$}
+# Which dataplane the suite drives: dpdk (lb-dpdk) or xdp (lbd's XDP balancer).
+E2E_MODE=${E2E_MODE:-dpdk}
+XDP_PIN=/sys/fs/bpf/$E2E_PREFIX
 BUILD=${BUILD:-build}
 PY=/usr/bin/python3
 E2E_DIR=$(mktemp -d /tmp/fulcrum-e2e.XXXXXX)
@@ -68,7 +74,7 @@ e2e_cleanup() {
 		done
 		ip netns del "$E2E_PREFIX-$n" 2>/dev/null
 	done
-	rm -rf "/var/run/dpdk/$E2E_PREFIX" "$E2E_DIR"
+	rm -rf "/var/run/dpdk/$E2E_PREFIX" "$E2E_DIR" "$XDP_PIN"
 }
 trap e2e_cleanup EXIT
 trap 'exit 1' INT TERM
@@ -171,7 +177,7 @@ global = {
   log_level = "info";
 };
 dataplane = {
-  mode = "dpdk";
+  mode = "$E2E_MODE";
   encap = "$ENCAP";
   gue_port = 6080;
   encap_source_v4 = "10.99.2.2";
@@ -188,6 +194,10 @@ dataplane = {
     idle_sleep_us = 20;
     ports = ( { name = "edge0"; device = "net_af_packet0,iface=lb0"; mtu = 1500;
                 addresses = [ "10.99.2.2/24", "fd99:2::2/64" ]; } );
+  };
+  xdp = {
+    interfaces = [ "lb0" ];
+    pin_path = "$XDP_PIN";
   };
 };
 health_defaults = { $HEALTH_DEFAULTS };
@@ -207,7 +217,20 @@ EOF
 	mv "$E2E_DIR/fulcrum.conf.tmp" "$E2E_DIR/fulcrum.conf"
 }
 
+# XDP mode: the balancer's kernel owns lb0 and its addresses.
+lb_kernel_up() {
+	ns lb ip addr replace 10.99.2.2/24 dev lb0
+	ns lb ip addr replace fd99:2::2/64 dev lb0 nodad
+	ns lb ip route replace default via 10.99.2.1 dev lb0
+	ns lb ip -6 route replace default via fd99:2::1 dev lb0
+	ns rt "$BUILD/fulcrum-decap" attach rt-lb -a 10.99.2.1 >/dev/null
+}
+
 lb_start() {
+	if [ "$E2E_MODE" = xdp ]; then
+		lb_kernel_up
+		return
+	fi
 	# nsenter execs the daemon itself (ip netns exec may fork, and a shell
 	# function in the background is a subshell): $! is the daemon's pid.
 	nsenter --net="/var/run/netns/$E2E_PREFIX-lb" "$BUILD/lb-dpdk" -c "$E2E_DIR/fulcrum.conf" \
@@ -229,6 +252,7 @@ daemon_stop() {
 }
 
 lb_stop() {
+	[ "$E2E_MODE" = xdp ] && return 0 # the balancer lives in the kernel
 	daemon_stop "$LB_PID" "${1:-TERM}"
 	LB_PID=""
 }
@@ -258,8 +282,14 @@ wait_generation_after() {
 	wait_for 20 lbd_generations_above "$1"
 }
 
-# lb-dpdk's /fulcrum/stats counter $1, through DPDK telemetry.
+# The dataplane's counter $1: lb-dpdk's /fulcrum/stats through DPDK
+# telemetry, or in XDP mode lbctl stats (the per-CPU maps, summed).
 lb_counter() {
+	if [ "$E2E_MODE" = xdp ]; then
+		$BUILD/lbctl -s "$E2E_DIR/lbd.sock" -j stats | $PY -c 'import json, sys
+print(json.load(sys.stdin)["result"]["counters"].get(sys.argv[1], -1))' "$1"
+		return
+	fi
 	echo /fulcrum/stats | $PY /usr/bin/dpdk-telemetry.py -f "$E2E_PREFIX" 2>/dev/null |
 		$PY -c 'import json, sys
 for line in sys.stdin:
@@ -345,6 +375,7 @@ EOF
 e2e_dump_logs() {
 	[ "$E2E_FAILED" -eq 0 ] && return 0
 	for f in lb-dpdk.log lbd.log; do
+		[ -f "$E2E_DIR/$f" ] || continue
 		echo "--- $f (last 30 lines)"
 		tail -n 30 "$E2E_DIR/$f" 2>/dev/null
 	done
