@@ -494,13 +494,13 @@ static const char *target_verdict(const struct bench_stat *net)
 	return "met";
 }
 
-/* " median (min..max)" in a fixed width. */
-static void print_stat(int width, int decimals, const struct bench_stat *s)
+/* " median (min..max)" in a fixed width, or as it comes at a line's end. */
+static void print_stat(int width, int decimals, const struct bench_stat *s, bool last)
 {
 	char range[48];
 
 	snprintf(range, sizeof(range), "(%.*f..%.*f)", decimals, s->min, decimals, s->max);
-	printf(" %*.*f %-17s", width, decimals, s->median, range);
+	printf(" %*.*f %-*s", width, decimals, s->median, last ? 0 : 17, range);
 }
 
 int main(int argc, char **argv)
@@ -624,13 +624,13 @@ int main(int argc, char **argv)
 	       "", "net ns", "", "kernel ns");
 	for (int p = 0; p < PATH_COUNT; p++) {
 		printf("%-34s", paths[p].name);
-		print_stat(7, 3, &ratio[p]);
-		print_stat(8, 1, &gross[p]);
+		print_stat(7, 3, &ratio[p], false);
+		print_stat(8, 1, &gross[p], false);
 		if (p == PATH_EMPTY)
 			printf(" %7s %-17s", "-", "");
 		else
-			print_stat(7, 1, &net[p]);
-		print_stat(7, 1, &knet[p]);
+			print_stat(7, 1, &net[p], false);
+		print_stat(7, 1, &knet[p], true);
 		printf("\n");
 	}
 	printf("baseline line: over the runs of every path; kernel ns: by the kernel's clock "
