@@ -74,10 +74,12 @@ LB_DPDK := $(BUILD)/lb-dpdk
 DPDK_BENCHES := $(BUILD)/bench/bench_worker
 # Benchmarks of lbd's modules (linked with them, like the unit tests).
 LBD_BENCHES := $(BUILD)/bench/bench_health
+# The XDP balancer's benchmark: lbd's loader and an empty test program.
+XDP_BENCHES := $(BUILD)/bench/bench_xdp
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/bench_*.c))
-PLAIN_BENCHES := $(filter-out $(DPDK_BENCHES) $(LBD_BENCHES),$(BENCHES))
+PLAIN_BENCHES := $(filter-out $(DPDK_BENCHES) $(LBD_BENCHES) $(XDP_BENCHES),$(BENCHES))
 
 # Fulcrum's BPF programs and the tools that load them.
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -88,7 +90,8 @@ AGENT := $(BUILD)/fulcrum-agent
 # The operator's command line for lbd.
 LBCTL := $(BUILD)/lbctl
 
-# BPF programs of the tests (the shared-header agreement checks).
+# BPF programs of the tests (the shared-header agreement checks) and of the
+# benchmarks (xdp_pass, bench_xdp's baseline).
 TEST_BPF_SRCS := $(wildcard tests/bpf/*.bpf.c)
 TEST_BPF_OBJS := $(TEST_BPF_SRCS:tests/bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
 TEST_BPF_SKELS := $(TEST_BPF_SRCS:tests/bpf/%.bpf.c=$(BUILD)/bpf/%.skel.h)
@@ -161,6 +164,12 @@ $(LBD_BENCHES): $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LBD_CORE_OBJS) 
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CONFIG_LIBS) $(JSON_LIBS) $(HTTP_LIBS) $(BPF_LIBS) -lm
 
+$(XDP_BENCHES): $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(BUILD)/obj/controlplane/xdp.o \
+		 $(CORE_OBJS)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(BPF_LIBS) $(CONFIG_LIBS) -lm
+
 $(DPDK_BENCHES): $(BUILD)/bench/%: $(BUILD)/dpdk/tests/bench/%.o $(BUILD)/dpdk/dataplane/worker.o \
 		  $(BUILD)/dpdk/dataplane/eal.o \
 		  $(CORE_OBJS)
@@ -212,5 +221,6 @@ $(AGENT): $(BUILD)/obj/tools/fulcrum-agent.o $(BUILD)/obj/controlplane/agent.o
 # The BPF test loaders include their skeletons (explicit targets: a pattern
 # rule without a recipe would cancel the compile rule instead).
 $(BPF_TESTS:$(BUILD)/tests/%=$(BUILD)/san/tests/bpf/%.o): $(TEST_BPF_SKELS) $(BUILD)/bpf/balancer.skel.h
+$(XDP_BENCHES:$(BUILD)/bench/%=$(BUILD)/obj/tests/bench/%.o): $(BUILD)/bpf/xdp_pass.skel.h
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
