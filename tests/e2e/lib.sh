@@ -286,8 +286,17 @@ wait_generation_after() {
 # telemetry, or in XDP mode lbctl stats (the per-CPU maps, summed).
 lb_counter() {
 	if [ "$E2E_MODE" = xdp ]; then
-		$BUILD/lbctl -s "$E2E_DIR/lbd.sock" -j stats | $PY -c 'import json, sys
-print(json.load(sys.stdin)["result"]["counters"].get(sys.argv[1], -1))' "$1"
+		# lbd has counters once it took its first sample (a second in).
+		local try value
+		for try in $(seq 50); do
+			value=$($BUILD/lbctl -s "$E2E_DIR/lbd.sock" -j stats 2>/dev/null | $PY -c '
+import json, sys
+r = json.load(sys.stdin)
+print(r["result"]["counters"].get(sys.argv[1], -1) if r.get("ok") else "")' "$1" 2>/dev/null)
+			[ -n "$value" ] && break
+			sleep 0.1
+		done
+		echo "${value:--1}"
 		return
 	fi
 	echo /fulcrum/stats | $PY /usr/bin/dpdk-telemetry.py -f "$E2E_PREFIX" 2>/dev/null |

@@ -7,16 +7,20 @@
 # tunnelled packets (the client must learn the MTU from Fulcrum's ICMP), a
 # fragmented UDP datagram, and malformed frames counted and dropped while a
 # real connection keeps flowing.
+#
+# E2E_MODE=xdp (test_encap_xdp.sh) runs the same on lbd's XDP balancer,
+# which differs in one documented way: it cannot fragment, so an IPv4
+# datagram too big for the tunnel with DF clear is dropped and counted.
 . "$(dirname "$0")/lib.sh"
 
-echo "[==========] e2e: encapsulations, MTU, fragments, malformed packets"
+echo "[==========] e2e: encapsulations, MTU, fragments, malformed packets ($E2E_MODE dataplane)"
 topo_up
 BACKENDS="b1:1 b2:1 b3:1"
 ENCAP=ipip
 write_config
 lb_start || { echo "lb-dpdk did not start"; cat "$E2E_DIR/lb-dpdk.log"; exit 1; }
 lbd_start
-check "lbd published its first generation to lb-dpdk" wait_generation_after 0
+check "lbd published its first generation to the $E2E_MODE dataplane" wait_generation_after 0
 
 decapsulated_total() {
 	local b total=0 n
@@ -58,7 +62,7 @@ too_big_sent() {
 	echo "  too_big_sent: $too_big_before -> $now"
 	[ "$now" -gt "$too_big_before" ]
 }
-check "lb-dpdk answered with ICMP fragmentation-needed (too_big_sent counter rose)" too_big_sent
+check "the $E2E_MODE dataplane answered with ICMP fragmentation-needed (too_big_sent rose)" too_big_sent
 
 # --- fragments ------------------------------------------------------------
 udp_big_ok() {
@@ -66,6 +70,7 @@ udp_big_ok() {
 	$PY -c 'import json, sys
 r = json.load(open(sys.argv[1])); print("  %s" % r); sys.exit(0 if r["ok"] else 1)' "$E2E_DIR/udp.json"
 }
+if [ "$E2E_MODE" = dpdk ]; then
 # IPv4: af_packet's fanout (DPDK 22.11) has the kernel reassemble fragments
 # before lb-dpdk sees them, so the datagram arrives whole, too big for the
 # tunnel with DF clear: lb-dpdk fragments it before tunnelling.
@@ -79,9 +84,25 @@ fragmented_rose() {
 	[ "$now" -gt "$fragmented_before" ]
 }
 check "lb-dpdk counted the datagram it fragmented" fragmented_rose
-# IPv6: real fragments reach lb-dpdk; all of a datagram go to one backend
-# (hashed on addresses), and the first try is too big for the tunnel, so the
-# client also learns the path MTU from lb-dpdk's packet-too-big.
+else
+# IPv4 in XDP: the client's 1500-byte first fragment, DF clear, does not fit
+# the tunnel, and XDP cannot make two packets of it: dropped and counted.
+# (The client first forgets the path MTU the TCP transfer taught it.)
+ns cl ip route flush cache
+too_big_drops_before=$(lb_counter drop_too_big)
+ns cl $PY "$E2E_PEER" udp-big "$VIP4" 53 1600 >"$E2E_DIR/udp.json"
+too_big_dropped() {
+	local now
+	now=$(lb_counter drop_too_big)
+	echo "  drop_too_big: $too_big_drops_before -> $now"
+	[ "$now" -gt "$too_big_drops_before" ]
+}
+check "IPv4: a 1600-byte UDP datagram (DF clear) too big for the tunnel: drop_too_big (XDP cannot fragment)" \
+	too_big_dropped
+fi
+# IPv6: real fragments reach the balancer; all of a datagram go to one
+# backend (hashed on addresses), and the first try is too big for the tunnel,
+# so the client also learns the path MTU from the balancer's packet-too-big.
 check "IPv6: a 4000-byte UDP datagram in fragments reaches one backend and is answered whole" \
 	udp_big_ok "$VIP6" 4000
 
