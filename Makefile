@@ -40,7 +40,9 @@ DPDK_LIBS     = $(shell $(PKG_CONFIG) --libs libdpdk) -lrte_bus_vdev
 WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	     -Wno-format-truncation
 CFLAGS    ?= -O2 -g
-ALL_CFLAGS = -std=gnu11 $(WARNINGS) $(CFLAGS) -I. -I$(BUILD) -MMD -MP $(CONFIG_CFLAGS)
+# CPPFLAGS and LDFLAGS are the caller's (dpkg-buildflags sets them for the
+# Debian package: fortified functions, full RELRO).
+ALL_CFLAGS = -std=gnu11 $(WARNINGS) $(CFLAGS) $(CPPFLAGS) -I. -I$(BUILD) -MMD -MP $(CONFIG_CFLAGS)
 # Unit tests run under AddressSanitizer and UndefinedBehaviorSanitizer; any
 # report aborts the test binary, so the suite fails.
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -102,7 +104,7 @@ all: $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) $(BENCHES) $(UNIT_TESTS) $(BPF
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
-	@echo "  Variables: V=1 (full commands), BUILD=dir, CC, CLANG, CFLAGS"
+	@echo "  Variables: V=1 (full commands), BUILD=dir, CC, CLANG, CFLAGS, CPPFLAGS, LDFLAGS"
 
 deps: ## Install missing Debian packages (root)
 	$(Q)sh tools/install-deps.sh
@@ -145,11 +147,11 @@ $(BUILD)/san/%.o: %.c
 
 $(LBD): $(LBD_SRCS:%.c=$(BUILD)/obj/%.o) $(CORE_OBJS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CONFIG_LIBS) $(JSON_LIBS) $(HTTP_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CONFIG_LIBS) $(JSON_LIBS) $(HTTP_LIBS)
 
 $(LB_DPDK): $(BUILD)/dpdk/dataplane/lb_dpdk.o $(DPDK_OBJS) $(CORE_OBJS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(DPDK_LIBS) $(CONFIG_LIBS) -lpthread
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DPDK_LIBS) $(CONFIG_LIBS) -lpthread
 
 $(PLAIN_BENCHES): $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(CORE_OBJS)
 	$(call msg,LD,$@)
@@ -196,15 +198,15 @@ $(BUILD)/obj/tools/fulcrum-decap.o: $(BUILD)/bpf/decap.skel.h
 
 $(DECAP): $(BUILD)/obj/tools/fulcrum-decap.o
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(BPF_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(BPF_LIBS)
 
 $(LBCTL): $(BUILD)/obj/tools/lbctl.o $(BUILD)/obj/controlplane/ctl_grammar.o
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(JSON_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(JSON_LIBS)
 
 $(AGENT): $(BUILD)/obj/tools/fulcrum-agent.o $(BUILD)/obj/controlplane/agent.o
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 # The BPF test loaders include their skeletons (explicit targets: a pattern
 # rule without a recipe would cancel the compile rule instead).
