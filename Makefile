@@ -97,6 +97,9 @@ TEST_BPF_SKELS := $(TEST_BPF_SRCS:tests/bpf/%.bpf.c=$(BUILD)/bpf/%.skel.h)
 BPF_TESTS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(wildcard tests/bpf/test_*.c))
 # End-to-end suites: namespaces, the real daemons, real TCP/UDP (root).
 E2E_TESTS := $(wildcard tests/e2e/test_*.sh)
+# Installation suites: make install, the units, the manuals, the set-up
+# helper, the Debian package.
+INSTALL_TESTS := $(wildcard tests/install/test_*.sh)
 
 .PHONY: all help deps test check unit-tests bench clean format demo
 all: $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) ## Build everything into build/
@@ -114,7 +117,8 @@ test: ## Install what is missing, build, run every test suite
 	$(Q)$(MAKE) --no-print-directory check
 
 check: $(UNIT_TESTS) $(BPF_TESTS) $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) ## Run the test suites (no install step)
-	$(Q)BUILD=$(BUILD) sh tests/run-suites.sh $(UNIT_TESTS) $(BPF_TESTS) $(E2E_TESTS)
+	$(Q)BUILD=$(BUILD) sh tests/run-suites.sh $(UNIT_TESTS) $(BPF_TESTS) $(E2E_TESTS) \
+		$(INSTALL_TESTS)
 
 demo: ## Install what is missing, build, run the demo (root)
 	$(Q)sh tools/install-deps.sh
