@@ -104,7 +104,7 @@ INSTALL_TESTS := $(wildcard tests/install/test_*.sh)
 # What `make install` puts on an edge server (and the GPU nodes' two tools).
 PROGRAMS := $(LBD) $(LB_DPDK) $(LBCTL) $(DECAP) $(AGENT)
 
-.PHONY: all help deps test check unit-tests bench clean format demo programs install uninstall
+.PHONY: all help deps test check unit-tests bench clean format demo programs install uninstall deb
 all: $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) ## Build everything into build/
 
 help: ## List the targets
@@ -199,6 +199,9 @@ uninstall: ## Remove what install put there (same variables); an edited config s
 	elif [ -e $(CONF_FILE) ]; then \
 		echo "  kept $(CONF_FILE): it differs from the sample"; \
 	fi
+
+deb: ## Build the Debian packages into build/deb (dpkg-buildpackage on a copy of the tree)
+	$(Q)sh tools/build-deb.sh $(BUILD)/deb
 
 format: ## Re-indent the C sources with .clang-format
 	$(Q)clang-format -i $$(git ls-files '*.c' '*.h')
