@@ -40,7 +40,9 @@ DPDK_LIBS     = $(shell $(PKG_CONFIG) --libs libdpdk) -lrte_bus_vdev
 WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	     -Wno-format-truncation
 CFLAGS    ?= -O2 -g
-ALL_CFLAGS = -std=gnu11 $(WARNINGS) $(CFLAGS) -I. -I$(BUILD) -MMD -MP $(CONFIG_CFLAGS)
+# CPPFLAGS and LDFLAGS are the caller's (dpkg-buildflags sets them for the
+# Debian package: fortified functions, full RELRO).
+ALL_CFLAGS = -std=gnu11 $(WARNINGS) $(CFLAGS) $(CPPFLAGS) -I. -I$(BUILD) -MMD -MP $(CONFIG_CFLAGS)
 # Unit tests run under AddressSanitizer and UndefinedBehaviorSanitizer; any
 # report aborts the test binary, so the suite fails.
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -98,14 +100,22 @@ TEST_BPF_SKELS := $(TEST_BPF_SRCS:tests/bpf/%.bpf.c=$(BUILD)/bpf/%.skel.h)
 BPF_TESTS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(wildcard tests/bpf/test_*.c))
 # End-to-end suites: namespaces, the real daemons, real TCP/UDP (root).
 E2E_TESTS := $(wildcard tests/e2e/test_*.sh)
+# Installation suites: make install, the units, the manuals, the set-up
+# helper, the Debian package.
+INSTALL_TESTS := $(wildcard tests/install/test_*.sh)
 
-.PHONY: all help deps test check unit-tests bench clean format demo
+# What `make install` puts on an edge server (and the GPU nodes' two tools).
+PROGRAMS := $(LBD) $(LB_DPDK) $(LBCTL) $(DECAP) $(AGENT)
+
+.PHONY: all help deps test check unit-tests bench clean format demo programs install uninstall deb
 all: $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) ## Build everything into build/
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
-	@echo "  Variables: V=1 (full commands), BUILD=dir, CC, CLANG, CFLAGS"
+	@echo "  Variables: V=1 (full commands), BUILD=dir, CC, CLANG, CFLAGS, CPPFLAGS, LDFLAGS"
+	@echo "  install/uninstall: DESTDIR, PREFIX (/usr/local), bindir, sbindir, sysconfdir,"
+	@echo "    mandir, unitdir, bashcompdir (see README, \"Install on an edge server\")"
 
 deps: ## Install missing Debian packages (root)
 	$(Q)sh tools/install-deps.sh
@@ -115,7 +125,8 @@ test: ## Install what is missing, build, run every test suite
 	$(Q)$(MAKE) --no-print-directory check
 
 check: $(UNIT_TESTS) $(BPF_TESTS) $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) ## Run the test suites (no install step)
-	$(Q)BUILD=$(BUILD) sh tests/run-suites.sh $(UNIT_TESTS) $(BPF_TESTS) $(E2E_TESTS)
+	$(Q)BUILD=$(BUILD) sh tests/run-suites.sh $(UNIT_TESTS) $(BPF_TESTS) $(E2E_TESTS) \
+		$(INSTALL_TESTS)
 
 demo: ## Install what is missing, build, run the demo (root)
 	$(Q)sh tools/install-deps.sh
@@ -124,6 +135,76 @@ demo: ## Install what is missing, build, run the demo (root)
 
 bench: $(BENCHES) ## Run the benchmark programs (figures, not pass/fail)
 	$(Q)for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+programs: $(PROGRAMS) ## Build only the installed programs (what the Debian package builds)
+
+# ---- installation ----
+# GNU conventions: every path below may be set on the command line, and
+# DESTDIR is put in front of each (a staging root, as for the package).
+# PREFIX=/usr puts the configuration in /etc and the units where Debian keeps
+# its own; any other prefix keeps both under it: $(PREFIX)/etc, and
+# $(PREFIX)/lib/systemd/system, which systemd reads too for /usr/local.
+PREFIX      ?= /usr/local
+bindir      ?= $(PREFIX)/bin
+sbindir     ?= $(PREFIX)/sbin
+datadir     ?= $(PREFIX)/share
+mandir      ?= $(datadir)/man
+bashcompdir ?= $(datadir)/bash-completion/completions
+ifeq ($(PREFIX),/usr)
+sysconfdir  ?= /etc
+unitdir     ?= /lib/systemd/system
+else
+sysconfdir  ?= $(PREFIX)/etc
+unitdir     ?= $(PREFIX)/lib/systemd/system
+endif
+INSTALL     ?= install
+
+# Daemons and root-only tools go to sbin; fulcrum-agent runs as any user.
+INSTALL_SBIN := $(LBD) $(LB_DPDK) $(LBCTL) $(DECAP) tools/fulcrum-setup
+INSTALL_BIN  := $(AGENT)
+MAN_PAGES    := $(wildcard tools/man/*.[158])
+UNITS        := lbd.service lb-dpdk.service
+CONF_FILE     = $(DESTDIR)$(sysconfdir)/fulcrum/fulcrum.conf
+
+install: $(PROGRAMS) ## Install programs, units, manuals, completion, sample config
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)$(INSTALL) -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) $(DESTDIR)$(unitdir) \
+		$(DESTDIR)$(bashcompdir) $(DESTDIR)$(sysconfdir)/fulcrum
+	$(Q)$(INSTALL) -m 0755 $(INSTALL_SBIN) $(DESTDIR)$(sbindir)/
+	$(Q)$(INSTALL) -m 0755 $(INSTALL_BIN) $(DESTDIR)$(bindir)/
+	$(Q)for page in $(MAN_PAGES); do \
+		dir=$(DESTDIR)$(mandir)/man$${page##*.}; \
+		$(INSTALL) -d $$dir && $(INSTALL) -m 0644 $$page $$dir/ || exit 1; \
+	done
+	$(Q)$(INSTALL) -m 0644 tools/lbctl.bash-completion $(DESTDIR)$(bashcompdir)/lbctl
+	$(Q)for unit in $(UNITS); do \
+		sed -e 's|@SBINDIR@|$(sbindir)|g' -e 's|@SYSCONFDIR@|$(sysconfdir)|g' \
+			tools/systemd/$$unit.in >$(DESTDIR)$(unitdir)/$$unit.tmp && \
+		chmod 0644 $(DESTDIR)$(unitdir)/$$unit.tmp && \
+		mv $(DESTDIR)$(unitdir)/$$unit.tmp $(DESTDIR)$(unitdir)/$$unit || exit 1; \
+	done
+	$(Q)if [ -e $(CONF_FILE) ]; then \
+		echo "  kept $(CONF_FILE) as it is (the sample is config/fulcrum.conf)"; \
+	else \
+		$(INSTALL) -m 0644 config/fulcrum.conf $(CONF_FILE); \
+	fi
+
+uninstall: ## Remove what install put there (same variables); an edited config stays
+	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(addprefix $(DESTDIR)$(sbindir)/,$(notdir $(INSTALL_SBIN))) \
+		$(addprefix $(DESTDIR)$(bindir)/,$(notdir $(INSTALL_BIN))) \
+		$(addprefix $(DESTDIR)$(unitdir)/,$(UNITS)) $(DESTDIR)$(bashcompdir)/lbctl
+	$(Q)for page in $(notdir $(MAN_PAGES)); do \
+		rm -f $(DESTDIR)$(mandir)/man$${page##*.}/$$page; \
+	done
+	$(Q)if cmp -s config/fulcrum.conf $(CONF_FILE); then \
+		rm -f $(CONF_FILE); rmdir $(DESTDIR)$(sysconfdir)/fulcrum 2>/dev/null || true; \
+	elif [ -e $(CONF_FILE) ]; then \
+		echo "  kept $(CONF_FILE): it differs from the sample"; \
+	fi
+
+deb: ## Build the Debian packages into build/deb (dpkg-buildpackage on a copy of the tree)
+	$(Q)sh tools/build-deb.sh $(BUILD)/deb
 
 format: ## Re-indent the C sources with .clang-format
 	$(Q)clang-format -i $$(git ls-files '*.c' '*.h')
@@ -148,11 +229,11 @@ $(BUILD)/san/%.o: %.c
 
 $(LBD): $(LBD_SRCS:%.c=$(BUILD)/obj/%.o) $(CORE_OBJS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CONFIG_LIBS) $(JSON_LIBS) $(HTTP_LIBS) $(BPF_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CONFIG_LIBS) $(JSON_LIBS) $(HTTP_LIBS) $(BPF_LIBS)
 
 $(LB_DPDK): $(BUILD)/dpdk/dataplane/lb_dpdk.o $(DPDK_OBJS) $(CORE_OBJS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(DPDK_LIBS) $(CONFIG_LIBS) -lpthread
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DPDK_LIBS) $(CONFIG_LIBS) -lpthread
 
 $(PLAIN_BENCHES): $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(CORE_OBJS)
 	$(call msg,LD,$@)
@@ -208,15 +289,15 @@ $(BUILD)/obj/controlplane/xdp.o $(BUILD)/san/controlplane/xdp.o: $(BUILD)/bpf/ba
 
 $(DECAP): $(BUILD)/obj/tools/fulcrum-decap.o
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(BPF_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(BPF_LIBS)
 
 $(LBCTL): $(BUILD)/obj/tools/lbctl.o $(BUILD)/obj/controlplane/ctl_grammar.o
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(JSON_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(JSON_LIBS)
 
 $(AGENT): $(BUILD)/obj/tools/fulcrum-agent.o $(BUILD)/obj/controlplane/agent.o
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 # The BPF test loaders include their skeletons (explicit targets: a pattern
 # rule without a recipe would cancel the compile rule instead).

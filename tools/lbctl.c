@@ -38,6 +38,7 @@ static void lbctl_usage(FILE *out)
 		"  -s SOCKET  lbd's control socket (default " LBCTL_DEFAULT_SOCKET ")\n"
 		"  -j         print lbd's JSON reply as it is\n"
 		"  --complete WORDS...  what may follow WORDS (for shell completion)\n"
+		"  -h, --help this help\n"
 		"Exit status: 0 ok, 1 error from lbd, 2 usage, 3 cannot reach lbd.\n\n"
 		"Commands:\n%s",
 		help);
