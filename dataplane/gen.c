@@ -80,6 +80,27 @@ __attribute__((format(printf, 3, 4))) static void gen_errorf(char *err, size_t e
 	va_end(ap);
 }
 
+/* Makes room for id `id` (below max), doubling from 256. Returns 0 or -ENOMEM. */
+static int gen_id_pool_grow(struct gen_id_pool *p, __u32 id)
+{
+	__u32 cap = p->capacity ? p->capacity : 256;
+
+	while (cap <= id)
+		cap *= 2;
+	if (cap > p->max)
+		cap = p->max;
+	void **b = realloc(p->by_id, cap * sizeof(*b));
+	if (b)
+		p->by_id = b;
+	__u32 *f = realloc(p->free_ids, cap * sizeof(*f));
+	if (f)
+		p->free_ids = f;
+	if (!b || !f)
+		return -ENOMEM;
+	p->capacity = cap;
+	return 0;
+}
+
 /* Gives entry an id in *id. Returns 0, -ENOSPC (max ids in use) or -ENOMEM. */
 static int gen_id_pool_take(struct gen_id_pool *p, void *entry, __u32 *id)
 {
@@ -88,20 +109,8 @@ static int gen_id_pool_take(struct gen_id_pool *p, void *entry, __u32 *id)
 	} else {
 		if (p->limit == p->max)
 			return -ENOSPC;
-		if (p->limit == p->capacity) {
-			__u32 cap = p->capacity ? p->capacity * 2 : 256;
-			if (cap > p->max)
-				cap = p->max;
-			void **b = realloc(p->by_id, cap * sizeof(*b));
-			if (b)
-				p->by_id = b;
-			__u32 *f = realloc(p->free_ids, cap * sizeof(*f));
-			if (f)
-				p->free_ids = f;
-			if (!b || !f)
-				return -ENOMEM;
-			p->capacity = cap;
-		}
+		if (p->limit == p->capacity && gen_id_pool_grow(p, p->limit))
+			return -ENOMEM;
 		*id = p->limit++;
 	}
 	p->by_id[*id] = entry;
@@ -253,22 +262,8 @@ static int gen_id_pool_take_id(struct gen_id_pool *p, void *entry, __u32 id)
 			;
 		p->free_ids[i] = p->free_ids[--p->free_count];
 	} else {
-		if (id >= p->capacity) {
-			__u32 cap = p->capacity ? p->capacity : 256;
-			while (cap <= id)
-				cap *= 2;
-			if (cap > p->max)
-				cap = p->max;
-			void **b = realloc(p->by_id, cap * sizeof(*b));
-			if (b)
-				p->by_id = b;
-			__u32 *f = realloc(p->free_ids, cap * sizeof(*f));
-			if (f)
-				p->free_ids = f;
-			if (!b || !f)
-				return -ENOMEM;
-			p->capacity = cap;
-		}
+		if (id >= p->capacity && gen_id_pool_grow(p, id))
+			return -ENOMEM;
 		/* Highest first, so that the lowest free id is handed out next. */
 		for (__u32 gap = id; gap-- > p->limit;) {
 			p->by_id[gap] = NULL;

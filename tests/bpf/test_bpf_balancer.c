@@ -223,6 +223,19 @@ static int tunnel_host(const unsigned char *out)
 	return out[14 + 39];
 }
 
+/* Fails naming the first byte where a frame differs from the one wanted. */
+static void assert_frame(const char *name, const unsigned char *got, __u32 got_len,
+			 const unsigned char *want, size_t want_len)
+{
+	if (got_len == want_len && memcmp(got, want, got_len) == 0)
+		return;
+	for (__u32 k = 0; k < got_len && k < want_len; k++)
+		if (got[k] != want[k])
+			fail_msg("%s: byte %u is 0x%02x, want 0x%02x (len %u/%zu)", name, k, got[k],
+				 want[k], got_len, want_len);
+	fail_msg("%s: length %u, want %zu", name, got_len, want_len);
+}
+
 static void test_program_loads_with_its_maps(void **state)
 {
 	(void)state;
@@ -258,13 +271,7 @@ static void test_encapsulation_identical_to_the_packet_core(void **state)
 		int verdict = run(f->in, f->in_len, out, &out_len);
 		if (verdict != XDP_TX)
 			fail_msg("%s: verdict %d, want XDP_TX", f->name, verdict);
-		if (out_len != f->out_len || memcmp(out, f->out, out_len) != 0) {
-			for (__u32 k = 0; k < out_len && k < f->out_len; k++)
-				if (out[k] != f->out[k])
-					fail_msg("%s: byte %u is 0x%02x, want 0x%02x (len %u/%zu)",
-						 f->name, k, out[k], f->out[k], out_len, f->out_len);
-			fail_msg("%s: length %u, want %zu", f->name, out_len, f->out_len);
-		}
+		assert_frame(f->name, out, out_len, f->out, f->out_len);
 	}
 	print_message("%zu encapsulations (IPIP, IP6IP6, 4in6, 6in4, GUE over IPv4 and IPv6 with "
 		      "its checksum, VLAN) byte-identical to lb-dpdk's and scapy's; MACs from the "
@@ -294,13 +301,7 @@ static void test_too_big_answered_like_lb_dpdk(void **state)
 		int verdict = run(f->in, f->in_len, out, &out_len);
 		if (verdict != XDP_TX)
 			fail_msg("%s: verdict %d, want XDP_TX", f->name, verdict);
-		if (out_len != f->out_len || memcmp(out, f->out, out_len) != 0) {
-			for (__u32 k = 0; k < out_len && k < f->out_len; k++)
-				if (out[k] != f->out[k])
-					fail_msg("%s: byte %u is 0x%02x, want 0x%02x (len %u/%zu)",
-						 f->name, k, out[k], f->out[k], out_len, f->out_len);
-			fail_msg("%s: length %u, want %zu", f->name, out_len, f->out_len);
-		}
+		assert_frame(f->name, out, out_len, f->out, f->out_len);
 	}
 	assert_int_equal(counter(COUNTER_TOO_BIG_SENT) - sent, ARRAY_SIZE(too_big_fixtures));
 	print_message("fragmentation-needed (MTU 1480) and packet-too-big (MTU 1460) replies "
