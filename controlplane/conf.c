@@ -907,3 +907,34 @@ fail:
 	errno = EINVAL;
 	return NULL;
 }
+
+bool conf_dataplane_restart_equal(const struct conf_dataplane *a, const struct conf_dataplane *b)
+{
+	const struct conf_dpdk *x = &a->dpdk, *y = &b->dpdk;
+
+	if (a->mode != b->mode || a->flow_table_size != b->flow_table_size ||
+	    a->has_gateway_mac != b->has_gateway_mac ||
+	    memcmp(a->gateway_mac, b->gateway_mac, sizeof(a->gateway_mac)) != 0)
+		return false;
+	/* Field by field: eal_args are pointers to strings. */
+	if (x->present != y->present || x->eal_arg_count != y->eal_arg_count ||
+	    x->worker_lcore_count != y->worker_lcore_count || x->mbufs != y->mbufs ||
+	    x->mbuf_cache != y->mbuf_cache || x->idle_sleep_us != y->idle_sleep_us ||
+	    strcmp(x->control_socket, y->control_socket) != 0 || x->port_count != y->port_count ||
+	    memcmp(x->worker_lcores, y->worker_lcores,
+		   x->worker_lcore_count * sizeof(x->worker_lcores[0])) != 0 ||
+	    memcmp(x->ports, y->ports, x->port_count * sizeof(x->ports[0])) != 0)
+		return false;
+	for (__u32 i = 0; i < x->eal_arg_count; i++)
+		if (strcmp(x->eal_args[i], y->eal_args[i]) != 0)
+			return false;
+	const struct conf_xdp *p = &a->xdp, *q = &b->xdp;
+	if (p->present != q->present || p->interface_count != q->interface_count ||
+	    p->generic != q->generic || p->members_max != q->members_max ||
+	    strcmp(p->pin_path, q->pin_path) != 0)
+		return false;
+	for (__u32 i = 0; i < p->interface_count; i++)
+		if (strcmp(p->interfaces[i], q->interfaces[i]) != 0)
+			return false;
+	return true;
+}

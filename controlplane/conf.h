@@ -166,6 +166,13 @@ struct conf *conf_load(const char *path, struct conf_errors *errors);
 
 void conf_destroy(struct conf *cfg);
 
+/*
+ * Whether two dataplane sections agree on everything that applies only when
+ * the dataplane starts: mode, flow table size, gateway MAC, the dpdk group
+ * (lb-dpdk reads it) and the xdp group (lbd loads the program with it).
+ */
+bool conf_dataplane_restart_equal(const struct conf_dataplane *a, const struct conf_dataplane *b);
+
 /* Total backends over all VIPs. */
 __u32 conf_backend_count(const struct conf *cfg);
 

@@ -442,11 +442,10 @@ int lbd_reload(struct lbd *d, bool apply, json_t **result, char *err, size_t err
 		conf_destroy(cfg);
 		return rc;
 	}
-	if (cfg->dataplane.flow_table_size != d->cfg->dataplane.flow_table_size ||
-	    memcmp(&cfg->dataplane.dpdk, &d->cfg->dataplane.dpdk, sizeof(cfg->dataplane.dpdk)) ||
-	    cfg->dataplane.mode != d->cfg->dataplane.mode)
-		log_warning("reload: dataplane mode, dpdk settings and flow_table_size take effect "
-			    "when lb-dpdk restarts");
+	if (!conf_dataplane_restart_equal(&cfg->dataplane, &d->cfg->dataplane))
+		log_warning("reload: dataplane mode, flow_table_size, gateway_mac and the dpdk and "
+			    "xdp groups take effect when the dataplane starts again (lb-dpdk "
+			    "restarts; for XDP, lbd restarts)");
 	if (strcmp(cfg->global.control_socket, d->cfg->global.control_socket) ||
 	    strcmp(cfg->global.state_file, d->cfg->global.state_file) ||
 	    strcmp(cfg->global.metrics_listen, d->cfg->global.metrics_listen))

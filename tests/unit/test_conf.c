@@ -56,6 +56,30 @@ static void assert_rejected(const char *text, int line, const char *expected)
 	fail_msg("no error \"%s\"", want);
 }
 
+static void test_restart_settings_compare_by_value(void **state)
+{
+	(void)state;
+	struct conf_errors errors;
+	struct conf *a = conf_load("config/fulcrum.conf", &errors);
+	struct conf *b = conf_load("config/fulcrum.conf", &errors);
+
+	assert_non_null(a);
+	assert_non_null(b);
+	/* Two loads of one file: equal, though eal_args point to other strings. */
+	assert_true(conf_dataplane_restart_equal(&a->dataplane, &b->dataplane));
+	assert_true(b->dataplane.dpdk.eal_arg_count > 0);
+	assert_ptr_not_equal(a->dataplane.dpdk.eal_args[0], b->dataplane.dpdk.eal_args[0]);
+	b->dataplane.xdp.members_max++;
+	assert_false(conf_dataplane_restart_equal(&a->dataplane, &b->dataplane));
+	b->dataplane.xdp.members_max--;
+	b->dataplane.dpdk.mbufs++;
+	assert_false(conf_dataplane_restart_equal(&a->dataplane, &b->dataplane));
+	conf_destroy(a);
+	conf_destroy(b);
+	print_message("dataplane settings that need a restart compare by value (EAL arguments "
+		      "as strings): an unchanged file is no change\n");
+}
+
 static void test_sample_config_is_valid(void **state)
 {
 	(void)state;
@@ -321,6 +345,7 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sample_config_is_valid),
+		cmocka_unit_test(test_restart_settings_compare_by_value),
 		cmocka_unit_test(test_sample_states_the_real_defaults),
 		cmocka_unit_test(test_syntax_errors_name_their_line),
 		cmocka_unit_test(test_unknown_keys_are_rejected),
