@@ -166,6 +166,9 @@ back_after_rise() {
 	grep "backend b2 .* is UP" "$E2E_DIR/lbd.log" | tail -n 1 | sed 's/^/  /'
 }
 check "b2's server restarted: b2 up again after $RISE successes" back_after_rise
+# The generation that followed the event may be another VIP's: web's own
+# change can wait for its rate limit (500 ms). Spread only once web has b2.
+wait_for 5 test "$(backend_field b2 'r["published"]["table"]')" = "ready"
 
 # --- 2. an agent reports 50% ---------------------------------------------
 # The share of b1 against the mean of b2 and b3 is the ratio of their weights;
