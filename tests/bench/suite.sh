@@ -221,6 +221,8 @@ step_system() {
 }
 
 echo "Fulcrum benchmark suite: steps: $steps; runs per figure: $runs_text"
+[ -n "$runs" ] && [ "$runs" -lt 5 ] &&
+	echo "note: BENCH_RUNS=$runs is fewer than 5 runs per figure: a smoke run, not figures to quote"
 $REPORT machine
 case " $steps " in
 *" worker "*)
