@@ -102,6 +102,15 @@ def cmd_merge(args):
                 step["runs"] = data.get("runs")
                 step["context"] = data.get("context", {})
                 step["figures"] = data.get("figures", [])
+        # What the program warned about (bench_health: checks failed, the
+        # rate not held) qualifies its figures: it goes with them.
+        try:
+            with open(os.path.join(args.step_dir, name + ".log")) as f:
+                warnings = [line.strip() for line in f if line.startswith("WARNING")]
+        except OSError:
+            warnings = []
+        if warnings:
+            step["warnings"] = warnings
         steps.append(step)
     results = {
         "suite": "fulcrum make bench",
@@ -119,32 +128,21 @@ def cmd_merge(args):
     return 0
 
 
-def decimals(v):
-    """Decimals that give v about 3 significant digits."""
-    a = abs(v)
-    if a >= 100 or a == 0:
-        return 0 if a else 2
-    return max(0, 2 - math.floor(math.log10(a)))
-
-
-def num(v, places=None):
+def num(v):
+    """v with about 3 significant digits, without an exponent."""
     if v is None:
         return "?"
-    return "%.*f" % (decimals(v) if places is None else places, v)
-
-
-def stat_decimals(median, lo, hi, scale=1.0):
-    """Decimals for a median and its range: the largest's."""
-    return decimals(max(abs(median), abs(lo), abs(hi)) * scale)
+    a = abs(v)
+    places = 0 if a >= 100 or a == 0 else max(0, 2 - math.floor(math.log10(a)))
+    return "%.*f" % (places, v)
 
 
 def stat_text(median, lo, hi, scale=1.0, suffix=""):
-    """median (min..max), all three with the same decimals."""
+    """median (min..max), each number with its own 3 digits: a single
+    stalled run (a max 1000 times the median) must not blur the median."""
     if median is None or lo is None or hi is None:
         return "?"
-    d = stat_decimals(median, lo, hi, scale)
-    return "%s%s (%s..%s)" % (num(median * scale, d), suffix, num(lo * scale, d),
-                              num(hi * scale, d))
+    return "%s%s (%s..%s)" % (num(median * scale), suffix, num(lo * scale), num(hi * scale))
 
 
 def ratio_text(fig):
@@ -179,6 +177,9 @@ def cmd_table(args):
     print("measured in the same run (x = cost in multiples of it, % = share of a rate "
           "ceiling);")
     print("then the absolute figure.")
+    warned = [s["name"] for s in res["steps"] if s.get("warnings")]
+    if warned:
+        print("WARNINGS from %s: their figures are qualified, see below." % ", ".join(warned))
     rows = []
     for step in res["steps"]:
         based = baselines_of(step)
@@ -211,6 +212,8 @@ def cmd_table(args):
         print(line)
         for key, value in (step.get("context") or {}).items():
             print("    %s: %s" % (key, value))
+        for warning in step.get("warnings", []):
+            print("    " + warning)
     return 0
 
 
@@ -283,9 +286,7 @@ def cmd_plot(args):
             f.write("# figure  ratio  min  max  label\n")
             for fig in figs:
                 r = fig["ratio"]
-                label = num(r["median"] * scale,
-                            stat_decimals(r["median"], r["min"], r["max"], scale)) + (
-                    "%" if better == "higher" else "x")
+                label = num(r["median"] * scale) + ("%" if better == "higher" else "x")
                 f.write("%s %.6g %.6g %.6g %s\n" % (gp_string(fig["name"]), r["median"] * scale,
                                                     r["min"] * scale, r["max"] * scale,
                                                     gp_string(label)))

@@ -5,10 +5,11 @@
 # runs) on the quickest benchmark, bench_maglev with one run: its figures
 # reach results.json with the machine, the date and the commit; the summary
 # table puts the ratio to the baseline before the absolute figure; the PNG
-# is drawn (when gnuplot is installed); a step whose program fails is
-# reported as failed while the others' figures are kept; the system step is
-# skipped, saying why, without lbgen; steps needing root are skipped, not
-# failed, without it; unknown steps and bad BENCH_RUNS are usage errors.
+# is drawn (when gnuplot is installed); a program's WARNING lines go with
+# its figures; a step whose program fails is reported as failed while the
+# others' figures are kept; the system step is skipped, saying why, without
+# lbgen; steps needing root are skipped, not failed, without it; unknown
+# steps and bad BENCH_RUNS are usage errors.
 #
 # No figure is checked against any value: benchmarks are not timed tests.
 # The suite runs in a BUILD directory of its own (a temporary one holding
@@ -109,6 +110,24 @@ check "a failing program makes the suite's status 1" [ "$(cat "$B.rc")" -eq 1 ]
 check "its step is recorded as failed with its exit status, the other step's figures kept" \
 	results_say "$R" '[s["status"] for s in r["steps"]] == ["failed", "ok"] and
 		"exit status 3" in r["steps"][0]["reason"] and r["steps"][1]["figures"]'
+
+# --- a program that warns -----------------------------------------------------
+B=$DIR/warn
+make_build "$B"
+# A stand-in that warns, then writes figures as bench.h does (its last
+# argument is the file --json names).
+cat >"$B/bench/bench_pkt" <<'EOF'
+#!/bin/sh
+echo "WARNING: the rate was not held"
+for last; do :; done
+printf '{"program": "fake", "runs": 5, "context": {}, "figures": []}\n' >"$last"
+EOF
+chmod +x "$B/bench/bench_pkt"
+BENCH_RUNS=5 suite "$B" pkt
+check "a program's WARNING lines are kept with its step in results.json" \
+	results_say "$B/bench/results.json" 'r["steps"][0]["status"] == "ok" and
+		r["steps"][0]["warnings"] == ["WARNING: the rate was not held"]'
+check "... and the table says so" grep -q 'WARNINGS from pkt' "$B/bench/results.txt"
 
 # --- without root --------------------------------------------------------------
 B=$DIR/noroot
