@@ -113,7 +113,7 @@ BENCH_RUNS ?=
 # What `make install` puts on an edge server (and the GPU nodes' two tools).
 PROGRAMS := $(LBD) $(LB_DPDK) $(LBCTL) $(DECAP) $(AGENT)
 
-.PHONY: all help deps test check unit-tests bench clean format demo programs install uninstall deb
+.PHONY: all help deps test check unit-tests bench bench-programs clean format demo programs install uninstall deb
 all: $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) ## Build everything into build/
 
 help: ## List the targets
@@ -143,8 +143,13 @@ demo: ## Install what is missing, build, run the demo (root)
 
 bench: ## Install what is missing, build, run the benchmark suite (STEPS=..., BENCH_RUNS=N)
 	$(Q)sh tools/install-deps.sh
-	$(Q)$(MAKE) --no-print-directory $(BENCHES)
+	$(Q)$(MAKE) --no-print-directory bench-programs
 	$(Q)BUILD=$(BUILD) BENCH_RUNS=$(BENCH_RUNS) bash tests/bench/suite.sh $(STEPS)
+
+# What make bench builds once the packages are there (a recipe of its own,
+# so that make says nothing when all is built).
+bench-programs: $(BENCHES)
+	@:
 
 programs: $(PROGRAMS) ## Build only the installed programs (what the Debian package builds)
 
