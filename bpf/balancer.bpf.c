@@ -264,16 +264,16 @@ static __always_inline const struct balancer_member *balancer_member_get(__u32 i
 	return m && m->state != BALANCER_MEMBER_ABSENT ? m : 0;
 }
 
-/* The ring's choice for a hash: a READY member, or NULL (no backend). */
+/* The ring's choice for the flow: a READY member, or NULL (no backend). */
 static __always_inline const struct balancer_member *balancer_ring_pick(
-	const struct balancer_vip *vip, __u32 hash, __u32 *id)
+	const struct balancer_vip *vip, const struct pkt_info *info, __u32 *id)
 {
 	__u32 ring_index = vip->ring;
 	void *ring = bpf_map_lookup_elem(&rings, &ring_index);
 
 	if (!ring || vip->ring_size == 0)
 		return 0;
-	__u32 slot = flow_hash_ring_slot(hash, vip->ring_size);
+	__u32 slot = flow_hash_ring_slot(pkt_flow_hash(info), vip->ring_size);
 	__u32 *entry = bpf_map_lookup_elem(ring, &slot);
 	if (!entry || *entry == FLOW_NO_BACKEND)
 		return 0;
@@ -318,7 +318,7 @@ static __always_inline __u32 balancer_flow_expires(const struct pkt_info *info,
  */
 static __always_inline const struct balancer_member *balancer_choose(
 	struct balancer_counters *cnt, const struct pkt_info *info, const struct balancer_vip *vip,
-	const struct balancer_params *prm, __u32 hash, struct balancer_flow *flow, __u32 now,
+	const struct balancer_params *prm, struct balancer_flow *flow, __u32 now,
 	__u32 *id)
 {
 	const int icmp_error = (info->flags & PKT_F_ICMP_ERROR) != 0;
@@ -336,7 +336,7 @@ static __always_inline const struct balancer_member *balancer_choose(
 			return m;
 		}
 	}
-	m = balancer_ring_pick(vip, hash, id);
+	m = balancer_ring_pick(vip, info, id);
 	if (!m || icmp_error)
 		return m;
 	struct balancer_member_stats *ms = bpf_map_lookup_elem(&member_stats, id);
@@ -437,7 +437,7 @@ static __always_inline int balancer_trim(struct xdp_md *ctx, __u32 frame_length)
  * (the fixture tests compare them). Returns 0, or a drop reason.
  */
 static __always_inline int balancer_encap(struct xdp_md *ctx, const struct pkt_info *info,
-					  const struct pkt_encap_params *p, __u32 hash)
+					  const struct pkt_encap_params *p)
 {
 	const __u16 l2_len = pkt_l2_length(p->has_vlan);
 	const __u16 overhead = pkt_encap_overhead(p);
@@ -445,6 +445,11 @@ static __always_inline int balancer_encap(struct xdp_md *ctx, const struct pkt_i
 	const __u8 inner_proto = inner_family == FLOW_FAMILY_IPV4 ? PKT_PROTO_IPIP : PKT_PROTO_IPV6;
 	const __u8 outer_proto = p->type == PKT_ENCAP_GUE ? PKT_PROTO_UDP : inner_proto;
 	const __u16 ip_len = p->outer_family == FLOW_FAMILY_IPV4 ? PKT_IPV4_HLEN : PKT_IPV6_HLEN;
+	/* Only an IPv6 flow label and a GUE source port carry the flow hash:
+	 * an established IPv4 flow over IPIP never computes it. */
+	const __u32 hash = p->outer_family == FLOW_FAMILY_IPV6 || p->type == PKT_ENCAP_GUE
+				   ? pkt_flow_hash(info)
+				   : 0;
 	__u16 inner_id = 0;
 
 	if (balancer_trim(ctx, (__u32)info->l3_offset + info->l3_length))
@@ -623,8 +628,7 @@ static __always_inline int balancer_too_big(struct xdp_md *ctx, const struct pkt
 static __always_inline int balancer_send(struct xdp_md *ctx, struct balancer_counters *cnt,
 					 const struct pkt_info *info,
 					 const struct balancer_params *prm,
-					 const struct balancer_member *m, __u32 id, __u32 hash,
-					 __u32 now)
+					 const struct balancer_member *m, __u32 id, __u32 now)
 {
 	const struct balancer_nexthop *nh;
 	struct pkt_encap_params p;
@@ -678,7 +682,7 @@ static __always_inline int balancer_send(struct xdp_md *ctx, struct balancer_cou
 		return balancer_drop(cnt, PKT_DROP_TOO_BIG);
 	}
 
-	int why = balancer_encap(ctx, info, &p, hash);
+	int why = balancer_encap(ctx, info, &p);
 	if (why)
 		return balancer_drop(cnt, (enum pkt_drop_reason)why);
 	struct balancer_member_stats *ms = bpf_map_lookup_elem(&member_stats, &id);
@@ -723,13 +727,12 @@ static __always_inline int balancer_forward(struct xdp_md *ctx, struct balancer_
 					    const struct balancer_params *prm,
 					    struct balancer_flow *flow, __u32 now)
 {
-	const __u32 hash = pkt_flow_hash(info);
 	const struct balancer_member *m;
 	__u32 id = 0;
 
 	if (!prm->encap)
 		return balancer_drop(cnt, PKT_DROP_NO_BACKEND); /* no tables published yet */
-	m = balancer_choose(cnt, info, vip, prm, hash, flow, now, &id);
+	m = balancer_choose(cnt, info, vip, prm, flow, now, &id);
 	if (!m) {
 		__u32 vip_id = vip->id;
 		__u64 *drops = bpf_map_lookup_elem(&vip_drops, &vip_id);
@@ -737,7 +740,7 @@ static __always_inline int balancer_forward(struct xdp_md *ctx, struct balancer_
 			*drops += 1;
 		return balancer_drop(cnt, PKT_DROP_NO_BACKEND);
 	}
-	return balancer_send(ctx, cnt, info, prm, m, id, hash, now);
+	return balancer_send(ctx, cnt, info, prm, m, id, now);
 }
 
 SEC("xdp")
