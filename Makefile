@@ -102,6 +102,7 @@ BPF_TESTS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(wildcard tests/bpf/test
 # kernel under qemu: the BPF objects, lbd's XDP loader with the fixtures, and
 # fulcrum-decap, checked inside the virtual machine.
 KERNEL_GUEST := $(BUILD)/guest/kernel_guest
+KERNEL_TESTS := $(wildcard tests/bpf/test_*.sh)
 # End-to-end suites: namespaces, the real daemons, real TCP/UDP (root).
 E2E_TESTS := $(wildcard tests/e2e/test_*.sh)
 # Installation suites: make install, the units, the manuals, the set-up
@@ -129,9 +130,10 @@ test: ## Install what is missing, build, run every test suite
 	$(Q)sh tools/install-deps.sh
 	$(Q)$(MAKE) --no-print-directory check
 
-check: $(UNIT_TESTS) $(BPF_TESTS) $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) ## Run the test suites (no install step)
-	$(Q)BUILD=$(BUILD) sh tests/run-suites.sh $(UNIT_TESTS) $(BPF_TESTS) $(E2E_TESTS) \
-		$(INSTALL_TESTS)
+check: $(UNIT_TESTS) $(BPF_TESTS) $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) \
+       $(KERNEL_GUEST) $(BPF_OBJS) $(TEST_BPF_OBJS) ## Run the test suites (no install step)
+	$(Q)BUILD=$(BUILD) sh tests/run-suites.sh $(UNIT_TESTS) $(BPF_TESTS) $(KERNEL_TESTS) \
+		$(E2E_TESTS) $(INSTALL_TESTS)
 
 demo: ## Install what is missing, build, run the demo (root)
 	$(Q)sh tools/install-deps.sh

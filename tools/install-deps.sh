@@ -3,21 +3,33 @@
 #
 # Installs the Debian packages Fulcrum needs to build, test and package
 # (debhelper, dpkg-dev, lintian; dpdk and kmod for fulcrum-setup; groff, col
-# and man for the manual pages; systemd-analyze for the units), and only those
-# missing: when everything is present it returns at once without touching apt,
-# so `make test` stays quick on a machine that has run it before.
+# and man for the manual pages; systemd-analyze for the units; qemu, busybox
+# and cpio to boot Debian 12's kernel in tests/bpf/test_kernel_61.sh), and
+# only those missing: when everything is present it returns at once without
+# touching apt, so `make test` stays quick on a machine that has run it
+# before.
 set -eu
 
 packages="build-essential pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 	libconfig-dev libcmocka-dev libjansson-dev libmicrohttpd-dev dpdk-dev libdpdk-dev iproute2 ethtool util-linux python3-scapy
-	dpdk kmod debhelper dpkg-dev lintian groff-base bsdextrautils man-db systemd"
+	dpdk kmod debhelper dpkg-dev lintian groff-base bsdextrautils man-db systemd
+	qemu-system-x86 busybox-static cpio"
 
 missing=""
 for pkg in $packages; do
 	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
 	case "$status" in
 	*"install ok installed") ;;
-	*) missing="$missing $pkg" ;;
+	*)
+		# The kernel test's guest copies whichever busybox there is, with
+		# its libraries; the two packages conflict, so a dynamic busybox
+		# already there stays.
+		if [ "$pkg" = busybox-static ] &&
+			dpkg-query -W -f='${Status}' busybox 2>/dev/null | grep -q 'install ok installed'; then
+			continue
+		fi
+		missing="$missing $pkg"
+		;;
 	esac
 done
 
