@@ -98,6 +98,10 @@ TEST_BPF_SRCS := $(wildcard tests/bpf/*.bpf.c)
 TEST_BPF_OBJS := $(TEST_BPF_SRCS:tests/bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
 TEST_BPF_SKELS := $(TEST_BPF_SRCS:tests/bpf/%.bpf.c=$(BUILD)/bpf/%.skel.h)
 BPF_TESTS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(wildcard tests/bpf/test_*.c))
+# The guest side of tests/bpf/test_kernel_61.sh, which boots Debian 12's 6.1
+# kernel under qemu: the BPF objects, lbd's XDP loader with the fixtures, and
+# fulcrum-decap, checked inside the virtual machine.
+KERNEL_GUEST := $(BUILD)/guest/kernel_guest
 # End-to-end suites: namespaces, the real daemons, real TCP/UDP (root).
 E2E_TESTS := $(wildcard tests/e2e/test_*.sh)
 # Installation suites: make install, the units, the manuals, the set-up
@@ -108,7 +112,8 @@ INSTALL_TESTS := $(wildcard tests/install/test_*.sh)
 PROGRAMS := $(LBD) $(LB_DPDK) $(LBCTL) $(DECAP) $(AGENT)
 
 .PHONY: all help deps test check unit-tests bench clean format demo programs install uninstall deb
-all: $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) ## Build everything into build/
+all: $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) \
+     $(KERNEL_GUEST) ## Build everything into build/
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -250,6 +255,11 @@ $(XDP_BENCHES): $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(BUILD)/obj/cont
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(BPF_LIBS) $(CONFIG_LIBS) -lm
+
+$(KERNEL_GUEST): $(BUILD)/obj/tests/bpf/kernel_guest.o $(BUILD)/obj/controlplane/xdp.o $(CORE_OBJS)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(BPF_LIBS) $(CONFIG_LIBS) -lm
 
 $(DPDK_BENCHES): $(BUILD)/bench/%: $(BUILD)/dpdk/tests/bench/%.o $(BUILD)/dpdk/dataplane/worker.o \
 		  $(BUILD)/dpdk/dataplane/eal.o \

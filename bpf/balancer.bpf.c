@@ -171,6 +171,22 @@ static __always_inline __u64 balancer_csum_words(const void *p, __u32 n)
 }
 
 /*
+ * The size argument of bpf_xdp_load_bytes() for a length n the caller has
+ * checked to be in [1, max] (max a power of two). The helper takes no empty
+ * copy, and Linux 6.1's verifier does not learn n >= 1 from a branch on
+ * n != 0 (later ones do): it rejects the call as a possibly zero-sized
+ * access. ((n - 1) & (max - 1)) + 1 is n itself in that range and visibly
+ * in [1, max] to any verifier; barrier_var() (an empty asm) keeps the
+ * compiler from folding it back into n (clang 14 does not, a later one
+ * might).
+ */
+static __always_inline __u32 balancer_load_size(__u32 n, __u32 max)
+{
+	barrier_var(n);
+	return ((n - 1) & (max - 1)) + 1;
+}
+
+/*
  * Adds len bytes of the frame from offset off to a running checksum sum.
  * The bytes are copied out with bpf_xdp_load_bytes() and summed by
  * bpf_csum_diff(), 512 at a time: the verifier would have to walk a loop
@@ -198,7 +214,8 @@ static __always_inline __u64 balancer_csum_frame(struct xdp_md *ctx, __u32 off, 
 		goto fail;
 	__u32 words = len & (BALANCER_CSUM_CHUNK - 4);
 	if (words) {
-		if (bpf_xdp_load_bytes(ctx, off, buf, words))
+		if (bpf_xdp_load_bytes(ctx, off, buf,
+				       balancer_load_size(words, BALANCER_CSUM_CHUNK)))
 			goto fail;
 		sum += (__u32)bpf_csum_diff(0, 0, (__be32 *)buf, words, 0);
 	}
@@ -206,7 +223,7 @@ static __always_inline __u64 balancer_csum_frame(struct xdp_md *ctx, __u32 off, 
 	if (rest) {
 		/* A trailing odd byte is padded with zero (RFC 1071). */
 		__u32 tail = 0;
-		if (bpf_xdp_load_bytes(ctx, off + words, &tail, rest))
+		if (bpf_xdp_load_bytes(ctx, off + words, &tail, balancer_load_size(rest, 4)))
 			goto fail;
 		sum += tail;
 	}
