@@ -107,6 +107,12 @@ E2E_TESTS := $(wildcard tests/e2e/test_*.sh)
 # Installation suites: make install, the units, the manuals, the set-up
 # helper, the Debian package.
 INSTALL_TESTS := $(wildcard tests/install/test_*.sh)
+# The benchmark suite's driver, on one quick benchmark (no figure checked).
+BENCH_TESTS := $(wildcard tests/bench/test_*.sh)
+# make bench: which steps (all when empty) and runs per figure (each
+# program's default when empty); see tests/bench/suite.sh.
+STEPS ?=
+BENCH_RUNS ?=
 
 # What `make install` puts on an edge server (and the GPU nodes' two tools).
 PROGRAMS := $(LBD) $(LB_DPDK) $(LBCTL) $(DECAP) $(AGENT)
@@ -119,6 +125,7 @@ help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
 	@echo "  Variables: V=1 (full commands), BUILD=dir, CC, CLANG, CFLAGS, CPPFLAGS, LDFLAGS"
+	@echo "  bench: STEPS=\"worker pkt system xdp maglev health\" (a subset), BENCH_RUNS=N"
 	@echo "  install/uninstall: DESTDIR, PREFIX (/usr/local), bindir, sbindir, sysconfdir,"
 	@echo "    mandir, unitdir, bashcompdir (see README, \"Install on an edge server\")"
 
@@ -129,17 +136,20 @@ test: ## Install what is missing, build, run every test suite
 	$(Q)sh tools/install-deps.sh
 	$(Q)$(MAKE) --no-print-directory check
 
-check: $(UNIT_TESTS) $(BPF_TESTS) $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) ## Run the test suites (no install step)
+check: $(UNIT_TESTS) $(BPF_TESTS) $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) \
+       $(BUILD)/bench/bench_maglev ## Run the test suites (no install step)
 	$(Q)BUILD=$(BUILD) sh tests/run-suites.sh $(UNIT_TESTS) $(BPF_TESTS) $(E2E_TESTS) \
-		$(INSTALL_TESTS)
+		$(INSTALL_TESTS) $(BENCH_TESTS)
 
 demo: ## Install what is missing, build, run the demo (root)
 	$(Q)sh tools/install-deps.sh
 	$(Q)$(MAKE) --no-print-directory $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT)
 	$(Q)BUILD=$(BUILD) bash tools/demo/demo.sh
 
-bench: $(BENCHES) ## Run the benchmark programs (figures, not pass/fail)
-	$(Q)for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+bench: ## Install what is missing, build, run the benchmark suite (STEPS=..., BENCH_RUNS=N)
+	$(Q)sh tools/install-deps.sh
+	$(Q)$(MAKE) --no-print-directory $(BENCHES)
+	$(Q)BUILD=$(BUILD) BENCH_RUNS=$(BENCH_RUNS) bash tests/bench/suite.sh $(STEPS)
 
 programs: $(PROGRAMS) ## Build only the installed programs (what the Debian package builds)
 
