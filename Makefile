@@ -79,6 +79,15 @@ LBD_BENCHES := $(BUILD)/bench/bench_health
 # The XDP balancer's benchmark: lbd's loader and an empty test program.
 XDP_BENCHES := $(BUILD)/bench/bench_xdp
 
+# lbgen, the traffic generator: a portable core (flows, frames, the receive
+# parser and accounting, latency, the NDR search, options, reports) that the
+# unit tests link too.
+LBGEN_CORE_SRCS := tools/lbgen/flowset.c tools/lbgen/frame.c tools/lbgen/mix.c \
+		   tools/lbgen/rxparse.c tools/lbgen/latency.c tools/lbgen/track.c \
+		   tools/lbgen/ndr.c tools/lbgen/opts.c tools/lbgen/report.c
+LBGEN_CORE_OBJS := $(LBGEN_CORE_SRCS:%.c=$(BUILD)/obj/%.o)
+LBGEN_CORE_SAN_OBJS := $(LBGEN_CORE_SRCS:%.c=$(BUILD)/san/%.o)
+
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/bench_*.c))
 PLAIN_BENCHES := $(filter-out $(DPDK_BENCHES) $(LBD_BENCHES) $(XDP_BENCHES),$(BENCHES))
@@ -258,7 +267,8 @@ $(DPDK_BENCHES): $(BUILD)/bench/%: $(BUILD)/dpdk/tests/bench/%.o $(BUILD)/dpdk/d
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(DPDK_LIBS) $(CONFIG_LIBS) -lm
 
-$(BUILD)/tests/%: $(BUILD)/san/tests/unit/%.o $(CORE_SAN_OBJS) $(LBD_CORE_SAN_OBJS)
+$(BUILD)/tests/%: $(BUILD)/san/tests/unit/%.o $(CORE_SAN_OBJS) $(LBD_CORE_SAN_OBJS) \
+		  $(LBGEN_CORE_SAN_OBJS)
 	$(call msg,LD-SAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(CMOCKA_LIBS) $(CONFIG_LIBS) $(JSON_LIBS) $(HTTP_LIBS) \
