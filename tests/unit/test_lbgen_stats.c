@@ -2,7 +2,8 @@
 /*
  * lbgen's measurements: latency percentiles within the histogram's stated
  * precision and never understated; the no-drop-rate search converging on a
- * simulated device's capacity within the resolution; and the receive
+ * simulated device's capacity within the resolution, whether the device
+ * drops the excess or pushes back on the sender; and the receive
  * accounting's verdicts a user relies on: a flow that comes back toward a
  * second backend is moved (once), tunnels to an address not given are
  * unknown, duplicates, overtaken packets and packets of an earlier trial are
@@ -87,7 +88,18 @@ static void simulate(struct ndr *n, double capacity_pps, double seconds)
 	while ((rate = ndr_next_rate(n)) > 0) {
 		__u64 tx = (__u64)(rate * seconds);
 		__u64 rx = rate <= capacity_pps ? tx : (__u64)(capacity_pps * seconds);
-		ndr_record(n, tx, rx);
+		ndr_record(n, tx, rx, rate);
+	}
+}
+
+/* A device that pushes back above capacity_pps: nothing lost, less sent. */
+static void simulate_backpressure(struct ndr *n, double capacity_pps, double seconds)
+{
+	double rate;
+
+	while ((rate = ndr_next_rate(n)) > 0) {
+		double sent = rate < capacity_pps ? rate : capacity_pps;
+		ndr_record(n, (__u64)(sent * seconds), (__u64)(sent * seconds), sent);
 	}
 }
 
@@ -118,13 +130,21 @@ static void test_ndr_search_finds_capacity_within_resolution(void **state)
 	assert_true(ndr_result(&n) == 0);
 	assert_true(n.trial_count <= NDR_TRIALS_MAX);
 
+	/* A path that pushes back fails trials above its capacity too. */
+	ndr_init(&n, 10e6, 10e3, 0);
+	simulate_backpressure(&n, 2.5e6, 1);
+	assert_true(ndr_result(&n) <= 2.5e6 / (1 - NDR_RATE_TOLERANCE));
+	assert_true(ndr_result(&n) > 2.5e6 - 10e3);
+	assert_false(n.trials[0].passed);
+	assert_true(n.trials[0].loss_ratio == 0);
+
 	/* A loss threshold lets a trial with a little loss pass. */
 	ndr_init(&n, 1e6, 1e3, 0.01);
-	ndr_record(&n, 1000000, 995000); /* 0.5% */
+	ndr_record(&n, 1000000, 995000, 1e6); /* 0.5% */
 	assert_true(n.trials[0].passed);
 	assert_true(ndr_next_rate(&n) == 0);
 	ndr_init(&n, 1e6, 1e3, 0.001);
-	ndr_record(&n, 1000000, 995000);
+	ndr_record(&n, 1000000, 995000, 1e6);
 	assert_false(n.trials[0].passed);
 	assert_true(ndr_next_rate(&n) == 0.5e6);
 

@@ -27,7 +27,7 @@ double ndr_loss_ratio(__u64 tx_packets, __u64 rx_packets)
 	return (double)(tx_packets - rx_packets) / (double)tx_packets;
 }
 
-void ndr_record(struct ndr *n, __u64 tx_packets, __u64 rx_packets)
+void ndr_record(struct ndr *n, __u64 tx_packets, __u64 rx_packets, double sent_pps)
 {
 	if (!n->next_pps || n->trial_count == NDR_TRIALS_MAX) {
 		n->next_pps = 0;
@@ -35,10 +35,12 @@ void ndr_record(struct ndr *n, __u64 tx_packets, __u64 rx_packets)
 	}
 	struct ndr_trial *t = &n->trials[n->trial_count++];
 	t->rate_pps = n->next_pps;
+	t->sent_pps = sent_pps;
 	t->tx_packets = tx_packets;
 	t->rx_packets = rx_packets;
 	t->loss_ratio = ndr_loss_ratio(tx_packets, rx_packets);
-	t->passed = tx_packets && t->loss_ratio <= n->loss_threshold;
+	t->passed = tx_packets && t->loss_ratio <= n->loss_threshold &&
+		    sent_pps >= (1 - NDR_RATE_TOLERANCE) * t->rate_pps;
 	if (t->passed)
 		n->pass_pps = t->rate_pps;
 	else

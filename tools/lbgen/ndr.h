@@ -7,6 +7,11 @@
  * and the lowest that failed, until that interval is no wider than the
  * resolution.
  *
+ * A trial passes when at most loss_threshold of what it sent was lost and it
+ * sent at the offered rate (within NDR_RATE_TOLERANCE): a path that pushes
+ * back (a full TX ring, a memif whose peer falls behind) makes the
+ * generator send less, which fails the trial as surely as loss does.
+ *
  * A pure state machine: lbgen runs the trials and reports each one's counts;
  * the unit tests drive it with a simulated device.
  */
@@ -15,10 +20,12 @@
 
 #include <linux/types.h>
 
-#define NDR_TRIALS_MAX 64
+#define NDR_TRIALS_MAX	   64
+#define NDR_RATE_TOLERANCE 0.01
 
 struct ndr_trial {
 	double rate_pps; /* offered */
+	double sent_pps; /* achieved */
 	__u64 tx_packets;
 	__u64 rx_packets;
 	double loss_ratio; /* (tx - rx) / tx, 0 when rx >= tx, 1 when nothing was sent */
@@ -42,8 +49,9 @@ void ndr_init(struct ndr *n, double max_pps, double resolution_pps, double loss_
 /* The rate of the next trial, or 0 when the search is over. */
 double ndr_next_rate(const struct ndr *n);
 
-/* Records the counts of the trial run at ndr_next_rate() and moves on. */
-void ndr_record(struct ndr *n, __u64 tx_packets, __u64 rx_packets);
+/* Records the trial run at ndr_next_rate(): packets sent and received, and
+ * the rate it sent at. Moves on to the next rate. */
+void ndr_record(struct ndr *n, __u64 tx_packets, __u64 rx_packets, double sent_pps);
 
 /* The no-drop rate found (0 when even the lowest trial lost too much). */
 double ndr_result(const struct ndr *n);
