@@ -44,19 +44,20 @@ static void test_a_full_command_line_parses(void **state)
 	char err[512] = "";
 
 	(void)state;
-	assert_int_equal(parse(&o, err, sizeof(err), "--tx-port", "1", "--rx-port", "2",
-			       "--src-mac", "02:00:00:00:00:0a", "--dst-mac", "02:00:00:00:00:0b",
-			       "--src", "10.1.0.1-10.1.0.10", "--src", "fd01::1-fd01::a",
-			       "--src-port", "2000-2099", "--vip", "10.99.100.1", "--vip",
-			       "fd99:100::1", "--vip-port", "80-81", "--proto", "tcp", "--order",
-			       "random", "--seed", "7", "--tcp-conn", "4", "--size", "imix",
-			       "--rate", "2M", "--duration", "5", "--rx-wait", "100", "--backends",
-			       "10.99.3.11,fd99:3::11", "--gue-port", "7000", "--pcap-tx",
-			       "tx.pcap", "--pcap-rx", "rx.pcap", "--json", "-", "-q", NULL),
-			 0);
+	assert_int_equal(
+		parse(&o, err, sizeof(err), "--tx-port", "1", "--rx-port", "2", "--rx-queues", "3",
+		      "--src-mac", "02:00:00:00:00:0a", "--dst-mac", "02:00:00:00:00:0b", "--src",
+		      "10.1.0.1-10.1.0.10", "--src", "fd01::1-fd01::a", "--src-port", "2000-2099",
+		      "--vip", "10.99.100.1", "--vip", "fd99:100::1", "--vip-port", "80-81",
+		      "--proto", "tcp", "--order", "random", "--seed", "7", "--tcp-conn", "4",
+		      "--size", "imix", "--rate", "2M", "--duration", "5", "--rx-wait", "100",
+		      "--backends", "10.99.3.11,fd99:3::11", "--gue-port", "7000", "--pcap-tx",
+		      "tx.pcap", "--pcap-rx", "rx.pcap", "--json", "-", "-q", NULL),
+		0);
 	assert_string_equal(err, "");
 	assert_int_equal(o.tx_port, 1);
 	assert_int_equal(o.rx_port, 2);
+	assert_int_equal(o.rx_queues, 3);
 	assert_true(o.has_src_mac);
 	assert_int_equal(o.src_mac[5], 0x0a);
 	assert_int_equal(o.dst_mac[5], 0x0b);
@@ -88,6 +89,7 @@ static void test_defaults_are_those_documented(void **state)
 			       "--tx-port", "3", NULL),
 			 0);
 	assert_int_equal(o.rx_port, 3); /* the TX port */
+	assert_int_equal(o.rx_queues, 1);
 	assert_false(o.has_src_mac);
 	for (int i = 0; i < 6; i++)
 		assert_int_equal(o.dst_mac[i], 0xff);
@@ -167,6 +169,8 @@ static void test_meaningless_combinations_are_refused(void **state)
 		       "10.0.0.1,,10.0.0.2");
 	assert_refused("--dst-mac", "--src", "10.0.0.1", "--vip", "1.2.3.4", "--dst-mac", "02:00");
 	assert_refused("--count", "--src", "10.0.0.1", "--vip", "1.2.3.4", "--count", "1.5");
+	assert_refused("--rx-queues 17", "--src", "10.0.0.1", "--vip", "1.2.3.4", "--rx-queues",
+		       "17");
 	assert_refused("--bogus: unknown option", "--bogus");
 	assert_refused("--rate: needs a value", "--rate");
 	assert_refused("extra: unexpected argument", "--src", "10.0.0.1", "--vip", "1.2.3.4",

@@ -15,6 +15,7 @@ enum opts_id {
 	OPT_QUIET = 'q',
 	OPT_TX_PORT = 256,
 	OPT_RX_PORT,
+	OPT_RX_QUEUES,
 	OPT_SRC_MAC,
 	OPT_DST_MAC,
 	OPT_SRC,
@@ -55,6 +56,9 @@ static const struct opts_def opts_table[] = {
 	{NULL, NULL, 0, "Ports:"},
 	{"tx-port", "PORT", OPT_TX_PORT, "DPDK port id to send on (default 0)"},
 	{"rx-port", "PORT", OPT_RX_PORT, "DPDK port id to receive on (default: the TX port)"},
+	{"rx-queues", "N", OPT_RX_QUEUES,
+	 "receive on N queues of the RX port: a memif client, one per lb-dpdk TX queue (default "
+	 "1)"},
 	{"src-mac", "MAC", OPT_SRC_MAC, "source MAC address (default: the TX port's)"},
 	{"dst-mac", "MAC", OPT_DST_MAC,
 	 "destination MAC: the balancer port's (default ff:ff:ff:ff:ff:ff)"},
@@ -251,6 +255,7 @@ static void opts_defaults(struct opts *o)
 
 	memset(o, 0, sizeof(*o));
 	memset(o->dst_mac, 0xff, sizeof(o->dst_mac));
+	o->rx_queues = 1;
 	o->flows.proto = PKT_PROTO_TCP;
 	o->flows.client_ports = (struct flowset_port_range){1024, 1024};
 	o->flows.vip_ports = (struct flowset_port_range){80, 1};
@@ -297,6 +302,11 @@ static int opts_apply(struct opts *o, struct opts_given *g, int id, const char *
 			return -EINVAL;
 		*(id == OPT_TX_PORT ? &o->tx_port : &o->rx_port) = (__u16)n;
 		g->rx_port |= id == OPT_RX_PORT;
+		return 0;
+	case OPT_RX_QUEUES:
+		if (opts_parse_u64(arg, 1, OPTS_QUEUES_MAX, &n))
+			return -EINVAL;
+		o->rx_queues = (__u16)n;
 		return 0;
 	case OPT_SRC_MAC:
 		o->has_src_mac = 1;

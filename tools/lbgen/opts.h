@@ -14,7 +14,8 @@
 #include "tools/lbgen/mix.h"
 #include "tools/lbgen/track.h"
 
-#define OPTS_PATH_MAX 4096
+#define OPTS_PATH_MAX	4096
+#define OPTS_QUEUES_MAX 16
 
 enum opts_rate_unit {
 	OPTS_RATE_UNLIMITED, /* as fast as the port takes them */
@@ -35,6 +36,7 @@ struct opts_backend {
 struct opts {
 	__u16 tx_port;
 	__u16 rx_port;
+	__u16 rx_queues;
 	int has_src_mac; /* else the port's own */
 	__u8 src_mac[6];
 	__u8 dst_mac[6];
