@@ -31,6 +31,7 @@ CMOCKA_CFLAGS = $(shell $(PKG_CONFIG) --cflags cmocka)
 CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka)
 BPF_CFLAGS_PC = $(shell $(PKG_CONFIG) --cflags libbpf)
 BPF_LIBS      = $(shell $(PKG_CONFIG) --libs libbpf)
+PCAP_LIBS     = $(shell $(PKG_CONFIG) --libs libpcap)
 DPDK_CFLAGS   = $(shell $(PKG_CONFIG) --cflags libdpdk)
 # rte_vdev_init (lb-dpdk creates its TAP devices) is in a driver library the
 # libdpdk .pc file leaves out.
@@ -81,12 +82,13 @@ XDP_BENCHES := $(BUILD)/bench/bench_xdp
 
 # lbgen, the traffic generator: a portable core (flows, frames, the receive
 # parser and accounting, latency, the NDR search, options, reports) that the
-# unit tests link too.
+# unit tests link too, and its DPDK program.
 LBGEN_CORE_SRCS := tools/lbgen/flowset.c tools/lbgen/frame.c tools/lbgen/mix.c \
 		   tools/lbgen/rxparse.c tools/lbgen/latency.c tools/lbgen/track.c \
 		   tools/lbgen/ndr.c tools/lbgen/opts.c tools/lbgen/report.c
 LBGEN_CORE_OBJS := $(LBGEN_CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 LBGEN_CORE_SAN_OBJS := $(LBGEN_CORE_SRCS:%.c=$(BUILD)/san/%.o)
+LBGEN := $(BUILD)/lbgen
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/bench_*.c))
@@ -113,11 +115,12 @@ E2E_TESTS := $(wildcard tests/e2e/test_*.sh)
 # helper, the Debian package.
 INSTALL_TESTS := $(wildcard tests/install/test_*.sh)
 
-# What `make install` puts on an edge server (and the GPU nodes' two tools).
-PROGRAMS := $(LBD) $(LB_DPDK) $(LBCTL) $(DECAP) $(AGENT)
+# What `make install` puts on an edge server (lbgen among them, for line-rate
+# tests) and the GPU nodes' two tools.
+PROGRAMS := $(LBD) $(LB_DPDK) $(LBCTL) $(DECAP) $(AGENT) $(LBGEN)
 
 .PHONY: all help deps test check unit-tests bench clean format demo programs install uninstall deb
-all: $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) ## Build everything into build/
+all: $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) $(LBGEN) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) ## Build everything into build/
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -133,7 +136,7 @@ test: ## Install what is missing, build, run every test suite
 	$(Q)sh tools/install-deps.sh
 	$(Q)$(MAKE) --no-print-directory check
 
-check: $(UNIT_TESTS) $(BPF_TESTS) $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) ## Run the test suites (no install step)
+check: $(UNIT_TESTS) $(BPF_TESTS) $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) $(LBGEN) ## Run the test suites (no install step)
 	$(Q)BUILD=$(BUILD) sh tests/run-suites.sh $(UNIT_TESTS) $(BPF_TESTS) $(E2E_TESTS) \
 		$(INSTALL_TESTS)
 
@@ -168,9 +171,10 @@ unitdir     ?= $(PREFIX)/lib/systemd/system
 endif
 INSTALL     ?= install
 
-# Daemons and root-only tools go to sbin; fulcrum-agent runs as any user.
+# Daemons and root-only tools go to sbin; fulcrum-agent runs as any user, and
+# lbgen is a test tool (section 1), run by whoever may open the DPDK ports.
 INSTALL_SBIN := $(LBD) $(LB_DPDK) $(LBCTL) $(DECAP) tools/fulcrum-setup
-INSTALL_BIN  := $(AGENT)
+INSTALL_BIN  := $(AGENT) $(LBGEN)
 MAN_PAGES    := $(wildcard tools/man/*.[158])
 UNITS        := lbd.service lb-dpdk.service
 CONF_FILE     = $(DESTDIR)$(sysconfdir)/fulcrum/fulcrum.conf
@@ -243,6 +247,10 @@ $(LBD): $(LBD_SRCS:%.c=$(BUILD)/obj/%.o) $(CORE_OBJS)
 $(LB_DPDK): $(BUILD)/dpdk/dataplane/lb_dpdk.o $(DPDK_OBJS) $(CORE_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DPDK_LIBS) $(CONFIG_LIBS) -lpthread
+
+$(LBGEN): $(BUILD)/dpdk/tools/lbgen/lbgen.o $(LBGEN_CORE_OBJS) $(BUILD)/obj/dataplane/pkt.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DPDK_LIBS) $(PCAP_LIBS) $(JSON_LIBS) -lm -lpthread
 
 $(PLAIN_BENCHES): $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(CORE_OBJS)
 	$(call msg,LD,$@)
