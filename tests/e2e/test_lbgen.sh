@@ -370,7 +370,7 @@ sys.exit(0 if ok else 1)
 EOF2
 }
 if ! command -v dpdk-testpmd >/dev/null; then
-	echo "  dpdk-testpmd is not installed (Debian's dpdk package): skipping the forwarder run"
+	echo "  dpdk-testpmd is not installed (Debian's dpdk-dev package): skipping the forwarder run"
 elif check "dpdk-testpmd in io mode forwards on a memif port" testpmd_start; then
 	LBGEN_RXQ=1 lbgen_run forwarder --rate 100k --duration 2 --proto udp --src 10.1.0.1-10.1.0.10 \
 		--vip "$VIP4" --vip-port 53
