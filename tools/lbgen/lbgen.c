@@ -47,7 +47,7 @@
 #include "tools/lbgen/track.h"
 
 #define LBGEN_BURST	  32
-#define LBGEN_MBUFS	  16383
+#define LBGEN_MBUFS	  8191
 #define LBGEN_MBUF_CACHE  256
 #define LBGEN_RING_DESC	  1024
 #define LBGEN_LINK_WAIT_S 10
