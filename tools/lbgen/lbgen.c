@@ -47,7 +47,6 @@
 #include "tools/lbgen/track.h"
 
 #define LBGEN_BURST	  32
-#define LBGEN_MBUFS	  8191
 #define LBGEN_MBUF_CACHE  256
 #define LBGEN_RING_DESC	  1024
 #define LBGEN_LINK_WAIT_S 10
@@ -918,11 +917,18 @@ int main(int argc, char **argv)
 	}
 	uint32_t data_room =
 		RTE_MAX((uint32_t)RTE_MBUF_DEFAULT_BUF_SIZE, RTE_PKTMBUF_HEADROOM + max_len);
-	lb.pool = rte_pktmbuf_pool_create("lbgen", LBGEN_MBUFS, LBGEN_MBUF_CACHE, 0,
-					  (uint16_t)data_room, (int)rte_socket_id());
+	/* Enough for every RX ring a NIC fills in advance (the TX port's own
+	 * one too), a TX ring, the lcores' caches and bursts in flight; a
+	 * power of two less one, as the mempool likes. */
+	uint32_t rings = opts.rx_queues + (opts.rx_port != opts.tx_port) + 1;
+	uint32_t mbufs = rte_align32pow2(rings * LBGEN_RING_DESC + 4 * LBGEN_MBUF_CACHE + 2048) - 1;
+	lb.pool = rte_pktmbuf_pool_create("lbgen", mbufs, LBGEN_MBUF_CACHE, 0, (uint16_t)data_room,
+					  (int)rte_socket_id());
 	if (!lb.pool) {
-		fprintf(stderr, "lbgen: mempool of %u mbufs: %s\n", LBGEN_MBUFS,
-			rte_strerror(rte_errno));
+		fprintf(stderr,
+			"lbgen: mempool of %u mbufs: %s (with --no-huge, give the EAL more with "
+			"-m)\n",
+			mbufs, rte_strerror(rte_errno));
 		goto out;
 	}
 	uint16_t mtu = (uint16_t)(max_len > RTE_ETHER_HDR_LEN ? max_len - RTE_ETHER_HDR_LEN : 0);
