@@ -31,6 +31,7 @@ CMOCKA_CFLAGS = $(shell $(PKG_CONFIG) --cflags cmocka)
 CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka)
 BPF_CFLAGS_PC = $(shell $(PKG_CONFIG) --cflags libbpf)
 BPF_LIBS      = $(shell $(PKG_CONFIG) --libs libbpf)
+PCAP_LIBS     = $(shell $(PKG_CONFIG) --libs libpcap)
 DPDK_CFLAGS   = $(shell $(PKG_CONFIG) --cflags libdpdk)
 # rte_vdev_init (lb-dpdk creates its TAP devices) is in a driver library the
 # libdpdk .pc file leaves out.
@@ -79,6 +80,16 @@ LBD_BENCHES := $(BUILD)/bench/bench_health
 # The XDP balancer's benchmark: lbd's loader and an empty test program.
 XDP_BENCHES := $(BUILD)/bench/bench_xdp
 
+# lbgen, the traffic generator: a portable core (flows, frames, the receive
+# parser and accounting, latency, the NDR search, options, reports) that the
+# unit tests link too, and its DPDK program.
+LBGEN_CORE_SRCS := tools/lbgen/flowset.c tools/lbgen/frame.c tools/lbgen/mix.c \
+		   tools/lbgen/rxparse.c tools/lbgen/latency.c tools/lbgen/track.c \
+		   tools/lbgen/ndr.c tools/lbgen/opts.c tools/lbgen/report.c
+LBGEN_CORE_OBJS := $(LBGEN_CORE_SRCS:%.c=$(BUILD)/obj/%.o)
+LBGEN_CORE_SAN_OBJS := $(LBGEN_CORE_SRCS:%.c=$(BUILD)/san/%.o)
+LBGEN := $(BUILD)/lbgen
+
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/bench_*.c))
 PLAIN_BENCHES := $(filter-out $(DPDK_BENCHES) $(LBD_BENCHES) $(XDP_BENCHES),$(BENCHES))
@@ -114,11 +125,12 @@ BENCH_TESTS := $(wildcard tests/bench/test_*.sh)
 STEPS ?=
 BENCH_RUNS ?=
 
-# What `make install` puts on an edge server (and the GPU nodes' two tools).
-PROGRAMS := $(LBD) $(LB_DPDK) $(LBCTL) $(DECAP) $(AGENT)
+# What `make install` puts on an edge server (lbgen among them, for line-rate
+# tests) and the GPU nodes' two tools.
+PROGRAMS := $(LBD) $(LB_DPDK) $(LBCTL) $(DECAP) $(AGENT) $(LBGEN)
 
 .PHONY: all help deps test check unit-tests bench clean format demo programs install uninstall deb
-all: $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) \
+all: $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) $(LBGEN) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) \
      $(KERNEL_GUEST) ## Build everything into build/
 
 help: ## List the targets
@@ -136,7 +148,7 @@ test: ## Install what is missing, build, run every test suite
 	$(Q)sh tools/install-deps.sh
 	$(Q)$(MAKE) --no-print-directory check
 
-check: $(UNIT_TESTS) $(BPF_TESTS) $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) \
+check: $(UNIT_TESTS) $(BPF_TESTS) $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) $(LBGEN) \
        $(BUILD)/bench/bench_maglev ## Run the test suites (no install step)
 	$(Q)BUILD=$(BUILD) sh tests/run-suites.sh $(UNIT_TESTS) $(BPF_TESTS) $(E2E_TESTS) \
 		$(INSTALL_TESTS) $(BENCH_TESTS)
@@ -174,9 +186,10 @@ unitdir     ?= $(PREFIX)/lib/systemd/system
 endif
 INSTALL     ?= install
 
-# Daemons and root-only tools go to sbin; fulcrum-agent runs as any user.
+# Daemons and root-only tools go to sbin; fulcrum-agent runs as any user, and
+# lbgen is a test tool (section 1), run by whoever may open the DPDK ports.
 INSTALL_SBIN := $(LBD) $(LB_DPDK) $(LBCTL) $(DECAP) tools/fulcrum-setup
-INSTALL_BIN  := $(AGENT)
+INSTALL_BIN  := $(AGENT) $(LBGEN)
 MAN_PAGES    := $(wildcard tools/man/*.[158])
 UNITS        := lbd.service lb-dpdk.service
 CONF_FILE     = $(DESTDIR)$(sysconfdir)/fulcrum/fulcrum.conf
@@ -250,6 +263,10 @@ $(LB_DPDK): $(BUILD)/dpdk/dataplane/lb_dpdk.o $(DPDK_OBJS) $(CORE_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DPDK_LIBS) $(CONFIG_LIBS) -lpthread
 
+$(LBGEN): $(BUILD)/dpdk/tools/lbgen/lbgen.o $(LBGEN_CORE_OBJS) $(BUILD)/obj/dataplane/pkt.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DPDK_LIBS) $(PCAP_LIBS) $(JSON_LIBS) -lm -lpthread
+
 $(PLAIN_BENCHES): $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(CORE_OBJS)
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D)
@@ -278,7 +295,8 @@ $(DPDK_BENCHES): $(BUILD)/bench/%: $(BUILD)/dpdk/tests/bench/%.o $(BUILD)/dpdk/d
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(DPDK_LIBS) $(CONFIG_LIBS) -lm
 
-$(BUILD)/tests/%: $(BUILD)/san/tests/unit/%.o $(CORE_SAN_OBJS) $(LBD_CORE_SAN_OBJS)
+$(BUILD)/tests/%: $(BUILD)/san/tests/unit/%.o $(CORE_SAN_OBJS) $(LBD_CORE_SAN_OBJS) \
+		  $(LBGEN_CORE_SAN_OBJS)
 	$(call msg,LD-SAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(CMOCKA_LIBS) $(CONFIG_LIBS) $(JSON_LIBS) $(HTTP_LIBS) \

@@ -652,7 +652,7 @@ static void conf_load_dataplane(struct conf_ctx *ctx, const config_setting_t *ro
 
 	d->mode = CONF_MODE_AUTO;
 	d->encap = PKT_ENCAP_IPIP;
-	d->gue_port = 6080;
+	d->gue_port = PKT_GUE_PORT_DEFAULT;
 	d->flow_table_size = 1048576;
 	d->tcp_idle_timeout_s = 300;
 	d->udp_idle_timeout_s = 30;

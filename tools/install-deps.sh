@@ -11,7 +11,7 @@
 set -eu
 
 packages="build-essential pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
-	libconfig-dev libcmocka-dev libjansson-dev libmicrohttpd-dev dpdk-dev libdpdk-dev iproute2 ethtool util-linux python3-scapy
+	libconfig-dev libcmocka-dev libjansson-dev libmicrohttpd-dev libpcap-dev dpdk-dev libdpdk-dev iproute2 ethtool util-linux python3-scapy
 	dpdk kmod debhelper dpkg-dev lintian groff-base bsdextrautils man-db systemd
 	python3 gnuplot-nox"
 
