@@ -3,12 +3,14 @@
 #
 # Installs the Debian packages Fulcrum needs to build, test and package
 # (debhelper, dpkg-dev, lintian; dpdk and kmod for fulcrum-setup; groff, col
-# and man for the manual pages; systemd-analyze for the units), and only those
+# and man for the manual pages; systemd-analyze for the units; libFuzzer's
+# runtime for the fuzz harnesses, which clang only recommends and so
+# --no-install-recommends leaves out), and only those
 # missing: when everything is present it returns at once without touching apt,
 # so `make test` stays quick on a machine that has run it before.
 set -eu
 
-packages="build-essential pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+packages="build-essential pkg-config clang libclang-rt-dev llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 	libconfig-dev libcmocka-dev libjansson-dev libmicrohttpd-dev dpdk-dev libdpdk-dev iproute2 ethtool util-linux python3-scapy
 	dpdk kmod debhelper dpkg-dev lintian groff-base bsdextrautils man-db systemd"
 
