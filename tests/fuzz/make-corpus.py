@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# Writes the seed corpora of the fuzz harnesses into tests/fuzz/corpus/NAME,
+# one small file per seed, named after what it is:
+#
+#   /usr/bin/python3 tests/fuzz/make-corpus.py            (from the top directory)
+#
+# Seeds come from what the tests already trust: the scapy-built packet
+# fixtures (tests/fixtures/pkt_fixtures.h), the sample configuration, lbctl's
+# grammar as README and the unit tests use it, agent replies from agent.h, and
+# channel messages laid out as dataplane/chan.h defines them (sizes checked by
+# _Static_assert in dataplane/chan.c and by tests/e2e/chan_probe.py). Only
+# standard modules: no scapy needed to regenerate.
+#
+# Inputs the fuzzers found and make-corpus did not write (merged with
+# `make fuzz FUZZ_MERGE=1`, or a crash kept as a regression) live in the same
+# directories; this script overwrites only its own files.
+import os
+import re
+import struct
+import sys
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CORPUS = os.path.join(TOP, "tests", "fuzz", "corpus")
+
+
+def put(harness, name, data):
+    d = os.path.join(CORPUS, harness)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+# ---- packets: every frame of the scapy fixtures ----
+
+def pkt_seeds():
+    text = open(os.path.join(TOP, "tests", "fixtures", "pkt_fixtures.h")).read()
+    n = 0
+    for name, body in re.findall(r"static const unsigned char fx_(\w+)\[\d+\] = \{([^}]*)\};",
+                                 text):
+        put("pkt", name, bytes(int(b, 16) for b in body.split(",")))
+        n += 1
+    return n
+
+
+# ---- configuration files: the sample, small valid files of each mode, and
+# one of each class of mistake test_conf.c checks ----
+
+XDP_BASE = ('dataplane = { mode = "xdp"; encap_source_v4 = "10.0.0.2";\n'
+            '  encap_source_v6 = "fd00::2";\n'
+            '  xdp = { interfaces = [ "eth0" ]; }; };\n')
+VIP = ('vips = ( { name = "web"; protocol = "tcp"; address = "192.0.2.1"; port = 80;\n'
+       '  table_size = 7;\n'
+       '  backends = ( { name = "b1"; address = "10.1.0.1"; weight = 10; },\n'
+       '               { name = "b2"; address = "fd00:1::2"; port = 8080; state = "drain"; } ); } );\n')
+
+CONF_SEEDS = {
+    "sample": None,  # config/fulcrum.conf
+    "xdp_minimal": XDP_BASE,
+    "xdp_vip": XDP_BASE + VIP,
+    "dpdk_ports": (
+        'global = { control_socket = "/tmp/lbd.sock"; state_file = ""; metrics_listen = "[::1]:9469";\n'
+        '  log_level = "debug"; };\n'
+        'dataplane = { mode = "dpdk"; encap = "gue"; gue_port = 6081; encap_source_v4 = "10.0.0.2";\n'
+        '  gateway_mac = "02:00:5e:10:00:01"; flow_table_size = 1024;\n'
+        '  dpdk = { eal_args = [ "--no-huge", "-m", "512", "--vdev=net_null0" ];\n'
+        '    worker_lcores = [ 1, 2 ]; mbufs = 1023; mbuf_cache = 0; idle_sleep_us = 50;\n'
+        '    ports = ( { name = "p0"; device = "net_null0"; rx_queues = 2; mtu = 9000;\n'
+        '                addresses = [ "10.0.0.2/24", "fd00::2/64" ]; } ); }; };\n'
+        'health_defaults = { type = "http"; http_path = "/healthz"; http_host = "gpu";\n'
+        '  http_expect = [ 200, 204 ]; agent_port = 5555; agent_weight_step_pct = 10; };\n'
+        'vips = ( { name = "dns"; protocol = "udp"; address = "192.0.2.53"; port = 53;\n'
+        '  min_up = 0; health = { type = "none"; };\n'
+        '  backends = ( { name = "d1"; address = "10.1.0.53"; weight = 256; state = "maint"; } ); } );\n'),
+    "auto_both": (
+        'dataplane = { mode = "auto"; encap_source_v6 = "fd00::2";\n'
+        '  dpdk = { ports = ( { name = "edge0"; device = "0000:00:08.0"; } ); };\n'
+        '  xdp = { interfaces = [ "eth1", "eth2" ]; attach_mode = "generic"; members_max = 64; }; };\n'
+        'vips = ( { name = "v6"; protocol = "tcp"; address = "2001:db8::10"; port = 443;\n'
+        '  table_size = 65537;\n'
+        '  backends = ( { name = "g1"; address = "fd00:1::11"; weight = 0; } ); } );\n'),
+    "bad_syntax": XDP_BASE + 'vips = (\n  { name = "v"; port = = 80; }\n);\n',
+    "bad_unknown_key": XDP_BASE + 'colour = "blue";\n',
+    "bad_type": XDP_BASE + 'global = { log_level = 3; };\n',
+    "bad_range": XDP_BASE + 'health_defaults = { rise = 0; http_expect = [ 200, 700 ]; };\n',
+    "bad_duplicates": XDP_BASE + (
+        'vips = ( { name = "a"; protocol = "tcp"; address = "192.0.2.1"; port = 80;\n'
+        '  backends = ( { name = "b"; address = "10.1.0.1"; }, { name = "b"; address = "10.1.0.1"; } ); },\n'
+        '  { name = "a"; protocol = "tcp"; address = "192.0.2.1"; port = 80; } );\n'),
+    "bad_missing": 'global = { };\n',
+    "bad_values": ('dataplane = { mode = "dpdk"; gateway_mac = "02:00:5e:10:00";\n'
+                   '  dpdk = { ports = ( { name = "a-very-long-port-name"; device = "x";\n'
+                   '    addresses = [ "10.0.0.2", "fd00::2/129" ]; } ); }; };\n'
+                   'global = { metrics_listen = "::1:9469"; };\n'
+                   'vips = ( { name = "v"; protocol = "sctp"; address = "192.0.2"; port = 0;\n'
+                   '  table_size = 100; backends = ( 1, { name = "x y"; address = "fd00::1"; } ); } );\n'),
+}
+
+
+def conf_seeds():
+    for name, text in CONF_SEEDS.items():
+        if text is None:
+            text = open(os.path.join(TOP, "config", "fulcrum.conf")).read()
+        put("conf", name, text)
+    return len(CONF_SEEDS)
+
+
+def main():
+    counts = {"pkt": pkt_seeds(), "conf": conf_seeds()}
+    for harness, n in counts.items():
+        print("%s: %d seeds" % (harness, n))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
