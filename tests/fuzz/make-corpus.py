@@ -108,8 +108,28 @@ def conf_seeds():
     return len(CONF_SEEDS)
 
 
+# ---- agent replies: agent.h's examples, every word, and the edges the unit
+# tests probe (case, separators, limits, bad bytes, contradictions) ----
+
+AGENT_SEEDS = [
+    b"75%", b"up 60%", b"drain 0%", b"down # GPU 3 ECC errors", b"ready,weight:40",
+    b"maxconn:100 up", b"weight:40%", b"maint", b"stopped", b"fail", b"UP\r\n",
+    b"  75%,MAINT\tfail,MaxConn:30 #  planned work ", b"1000%", b"1001%", b"weight:256",
+    b"weight:257", b"maxconn:2147483648", b"18446744073709551716%", b"up down",
+    b"50% weight:50", b"# only a reason", b"", b"up\n60%\ndrain\n", b"down # \x1b[31mred",
+    b"r\xc3\xa9", b"up\x00", b"75%\nweight:40\n0%\nready up\n",
+    b"up # " + b"x" * 200, b"up " * 200,
+]
+
+
+def agent_seeds():
+    for i, seed in enumerate(AGENT_SEEDS):
+        put("agent", "seed%02d" % i, seed)
+    return len(AGENT_SEEDS)
+
+
 def main():
-    counts = {"pkt": pkt_seeds(), "conf": conf_seeds()}
+    counts = {"pkt": pkt_seeds(), "conf": conf_seeds(), "agent": agent_seeds()}
     for harness, n in counts.items():
         print("%s: %d seeds" % (harness, n))
 
