@@ -128,8 +128,45 @@ def agent_seeds():
     return len(AGENT_SEEDS)
 
 
+# ---- control sessions: lbctl's commands against fuzz_ctl's configuration
+# (VIPs web and v6, backends b1, b2, g1), good and bad, one session per seed
+# and one request per line ----
+
+CTL_SESSIONS = {
+    "read_only": ["info", "vip list", "vip show web", "backend list", "backend list v6",
+                  "backend show web b1", "health show", "health show web", "help",
+                  "help backend", "state show", "config show", "config check", "stats",
+                  "stats --rate"],
+    "changes": ["backend set web b1 state drain", "backend set web b1 state ready by scaler",
+                "backend set web b1 weight 7 by operator", "backend add web b3 10.1.0.3 port 8080 weight 5",
+                "backend add v6 g2 fd00:1::12 state maint by scaler", "backend del web b3",
+                "backend del web b3 --force", "vip add api udp 10.99.0.2 53 table_size 7 min_up 2 health none",
+                "vip set api min_up 0 table_size 11", "vip del api --force", "state save",
+                "config reload", "health poll web", "health poll web b1"],
+    "lookup": ["lookup web 192.0.2.1:5555", "lookup web 192.0.2.1", "lookup v6 [2001:db8:1::7]:40000",
+               "lookup v6 2001:db8:1::7", "lookup web fd00::9", "lookup web 1.2.3.4:70000"],
+    "monitor": ["monitor", "backend set web b2 state ready", "vip add x tcp 10.99.0.9 443",
+                "backend add x y 10.1.0.9", "vip del x --force"],
+    "quoting": ['backend set web "b 1" state drain', 'vip show "web"', 'help "back\\end"',
+                'vip show "unbalanced', "vip\tshow\tweb", "info\r", ""],
+    "mistakes": ["backend frob", "vip", "vip show", "backend set web b1", "backend set web b1 by scaler",
+                 "backend set web b1 weight 1 weight 2", "backend set web b1 weight 257",
+                 "vip add v tcp 10.0.0.1 0", "vip add v sctp 10.0.0.1 80", "vip add v tcp 10.0.0.300 80",
+                 "nosuch", "backend add web b4 fd00::4", "backend show web nosuch",
+                 " ".join(["w"] * 30)],
+}
+
+
+def ctl_seeds():
+    for name, lines in CTL_SESSIONS.items():
+        put("ctl", name, "".join(line + "\n" for line in lines))
+    put("ctl", "no_final_newline", "vip list\ninfo")
+    put("ctl", "too_long", "vip show " + "x" * 4100 + "\ninfo\n")
+    return len(CTL_SESSIONS) + 2
+
+
 def main():
-    counts = {"pkt": pkt_seeds(), "conf": conf_seeds(), "agent": agent_seeds()}
+    counts = {"pkt": pkt_seeds(), "conf": conf_seeds(), "agent": agent_seeds(), "ctl": ctl_seeds()}
     for harness, n in counts.items():
         print("%s: %d seeds" % (harness, n))
 
