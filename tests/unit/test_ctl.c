@@ -231,6 +231,53 @@ static void commands_change_the_model_and_bad_ones_get_error_replies(void **stat
 	lbd_fini(&d);
 }
 
+/* The error message of a reply, checked to be one. */
+static const char *error_message(json_t *r)
+{
+	assert_non_null(r);
+	assert_false(json_is_true(json_object_get(r, "ok")));
+	const char *m = json_string_value(json_object_get(json_object_get(r, "error"), "message"));
+	assert_non_null(m);
+	return m;
+}
+
+/*
+ * Regression (found by tests/fuzz/fuzz_ctl): request words may be any bytes,
+ * error replies quote them, and JSON strings must be UTF-8. ctl_execute()
+ * returned NULL when the quote was not valid UTF-8 (a stray byte, or a
+ * character cut by the 64-byte quote), so the client got no reply at all and
+ * lbd closed its connection. Bytes outside a well-formed sequence are now
+ * written \xNN; valid UTF-8 passes through.
+ */
+static void error_replies_quote_any_bytes_as_valid_utf8(void **state)
+{
+	struct lbd d;
+	char cut[128];
+	json_t *r;
+
+	(void)state;
+	unlink(state_path);
+	assert_int_equal(lbd_init(&d, conf_path), 0);
+	r = run(&d, "backend set web b2 state readx\x91vip");
+	assert_non_null(strstr(error_message(r), "\"readx\\x91vip\""));
+	json_decref(r);
+	r = run(&d, "help caf\xc3\xa9");
+	assert_non_null(strstr(error_message(r), "caf\xc3\xa9"));
+	json_decref(r);
+	r = run(&d, "help \xed\xa0\x80"); /* a surrogate: not UTF-8 */
+	assert_non_null(strstr(error_message(r), "\\xed\\xa0\\x80"));
+	json_decref(r);
+	/* 63 bytes and a two-byte character: the quote ends inside it. */
+	snprintf(cut, sizeof(cut), "vip show %063d\xc3\xa9", 0);
+	r = run(&d, cut);
+	assert_non_null(strstr(error_message(r), "0\\xc3\""));
+	char *text = json_dumps(r, JSON_COMPACT);
+	assert_non_null(text);
+	free(text);
+	json_decref(r);
+	lbd_fini(&d);
+}
+
 static void run_time_changes_survive_a_restart_through_the_state_file(void **state)
 {
 	struct lbd d;
@@ -341,6 +388,7 @@ int main(void)
 		cmocka_unit_test(completion_follows_the_parser_table),
 		cmocka_unit_test(help_lists_every_command_of_the_parser_table),
 		cmocka_unit_test(commands_change_the_model_and_bad_ones_get_error_replies),
+		cmocka_unit_test(error_replies_quote_any_bytes_as_valid_utf8),
 		cmocka_unit_test(run_time_changes_survive_a_restart_through_the_state_file),
 		cmocka_unit_test(config_show_reads_back_as_the_same_configuration),
 		cmocka_unit_test(health_checks_bring_a_listening_backend_up_and_a_closed_one_down),
