@@ -829,6 +829,9 @@ struct ctl_server {
 	struct ctl_client *clients;
 	__u32 client_count;
 	__u64 refused;
+	/* The client whose request is running: the request's events reach it
+	 * too when it is a monitor, and it must outlive them (ctl_broadcast). */
+	struct ctl_client *serving;
 };
 
 static void ctl_client_close(struct ctl_server *s, struct ctl_client *c)
@@ -935,7 +938,9 @@ static void ctl_client_input(struct ctl_server *s, struct ctl_client *c)
 			size_t len = (size_t)(nl - c->in);
 			bool monitor = false;
 			*nl = '\0';
+			s->serving = c;
 			json_t *reply = ctl_execute(s->d, c->in, &monitor);
+			s->serving = NULL;
 			ctl_client_reply(s, c, reply);
 			c->monitor |= monitor;
 			memmove(c->in, nl + 1, c->in_len - len - 1);
@@ -954,7 +959,10 @@ static void ctl_client_input(struct ctl_server *s, struct ctl_client *c)
 		/* The last line had no newline: the end of the stream ends it. */
 		bool monitor;
 		c->in[c->in_len] = '\0';
-		ctl_client_reply(s, c, ctl_execute(s->d, c->in, &monitor));
+		s->serving = c;
+		json_t *reply = ctl_execute(s->d, c->in, &monitor);
+		s->serving = NULL;
+		ctl_client_reply(s, c, reply);
 		c->in_len = 0;
 	}
 	ctl_client_flush(s, c);
@@ -1109,12 +1117,19 @@ void ctl_broadcast(struct ctl_server *s, json_t *event)
 		next = c->next;
 		if (!c->monitor)
 			continue;
-		/* A monitor that does not read is cut, not waited for. */
+		/* A monitor that does not read is cut, not waited for. The one
+		 * whose request caused the event is only queued to: closing it
+		 * now would free it under ctl_client_input(), which flushes (and
+		 * closes) it once the request is answered. */
 		if (!ctl_client_queue(c, text, len + 1, CTL_MONITOR_BACKLOG)) {
-			ctl_client_close(s, c);
+			if (c == s->serving)
+				c->closing = true;
+			else
+				ctl_client_close(s, c);
 			continue;
 		}
-		ctl_client_flush(s, c);
+		if (c != s->serving)
+			ctl_client_flush(s, c);
 	}
 	free(text);
 }
