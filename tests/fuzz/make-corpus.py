@@ -165,8 +165,124 @@ def ctl_seeds():
     return len(CTL_SESSIONS) + 2
 
 
+# ---- channel messages, laid out as dataplane/chan.h says (CPU order,
+# x86-64; addresses and ports in network order) ----
+
+MAGIC, VERSION = 0x464C4348, 1
+(HELLO, HELLO_REPLY, GEN_BEGIN, GEN_VIP, GEN_COMMIT, GEN_DONE, STATS_GET, STATS, ERROR,
+ MEMBERS_GET, MEMBERS, FLOW_FIND, FLOW) = range(1, 14)
+READY, DRAIN = 1, 2
+TCP, UDP = 6, 17
+COUNTER_COUNT = 64  # more than lbd knows: it must take the ones it knows
+
+
+def msg(mtype, payload=b"", seq=1, magic=MAGIC, version=VERSION, length=None):
+    return struct.pack("<IHHII", magic, version, mtype,
+                       len(payload) if length is None else length, seq) + payload
+
+
+def addr(family, text):
+    import ipaddress
+    a = ipaddress.ip_address(text).packed
+    return a + bytes(16 - len(a)), family
+
+
+def vip_key(text, port, proto):
+    a, fam = addr(4 if "." in text else 6, text)
+    return a + struct.pack(">H", port) + struct.pack("<BB", proto, fam)
+
+
+def backend(text, port, state=READY, weight=100):
+    a, fam = addr(4 if "." in text else 6, text)
+    return a + struct.pack(">H", port) + struct.pack("<BBI", fam, state, weight)
+
+
+def gen_begin(generation, vips, encap=1, gue_port=0, idle=(300, 30)):
+    return (struct.pack("<QIBB", generation, vips, encap, 0) + struct.pack(">H", gue_port) +
+            addr(4, "10.0.0.2")[0][:4] + addr(6, "fd00::2")[0] + struct.pack("<II", *idle) +
+            bytes(4))
+
+
+def gen_vip(key, name, backends, table_size, keep=False, ring=None):
+    """backends: (text, port, state) in any order; sorted into canonical order."""
+    if keep:
+        return key + struct.pack("<III", 1, 0, 0) + name.encode().ljust(64, b"\0")
+    recs = sorted(backend(*b) for b in backends)
+    ready = [i for i, r in enumerate(recs) if r[19] == READY]
+    if ring is None:
+        ring = [ready[s % len(ready)] if ready else 0xFFFFFFFF for s in range(table_size)]
+    return (key + struct.pack("<III", 0, table_size, len(recs)) +
+            name.encode().ljust(64, b"\0") + b"".join(recs) + struct.pack("<%dI" % len(ring), *ring))
+
+
+def flow_tuple(src, sport, dst, dport, proto):
+    a, fam = addr(4 if "." in src else 6, src)
+    b, _ = addr(fam, dst)
+    return a + b + struct.pack(">HH", sport, dport) + struct.pack("<BBBB", proto, fam, 0, 0)
+
+
+WEB = vip_key("192.0.2.10", 80, TCP)
+WEB_API = vip_key("192.0.2.10", 8080, TCP)
+DNS6 = vip_key("2001:db8::53", 53, UDP)
+WEB_BACKENDS = [("10.1.0.11", 80), ("10.1.0.12", 80), ("10.1.0.13", 80, DRAIN), ("fd00:1::11", 80)]
+
+
+def chan_seeds():
+    hello = b"lbd 4242".ljust(32, b"\0")
+    first = (msg(HELLO, hello, 1) + msg(GEN_BEGIN, gen_begin(1, 2), 2) +
+             msg(GEN_VIP, gen_vip(WEB, "web", WEB_BACKENDS, 7), 3) +
+             msg(GEN_VIP, gen_vip(DNS6, "dns6", [("fd00:1::53", 5353)], 11), 4) +
+             msg(GEN_COMMIT, struct.pack("<Q", 1), 5))
+    seeds = {
+        "publish_one": first,
+        "publish_then_keep": first + (
+            msg(GEN_BEGIN, gen_begin(2, 3, encap=2, gue_port=6080), 6) +
+            msg(GEN_VIP, gen_vip(WEB, "web", 0, 0, keep=True), 7) +
+            msg(GEN_VIP, gen_vip(DNS6, "dns6", [("fd00:1::54", 5353), ("fd00:1::53", 5353, DRAIN)], 11), 8) +
+            msg(GEN_VIP, gen_vip(WEB_API, "api", [("10.1.0.11", 8080)], 7), 9) +
+            msg(GEN_COMMIT, struct.pack("<Q", 2), 3000) +
+            msg(GEN_BEGIN, gen_begin(3, 1, idle=(1, 1)), 10) +
+            msg(GEN_VIP, gen_vip(WEB_API, "api", [], 7), 11) +
+            msg(GEN_COMMIT, struct.pack("<Q", 3), 4000)),
+        "stats_members_flow": first + (
+            msg(STATS_GET, b"", 6) + msg(MEMBERS_GET, b"", 7) +
+            msg(FLOW_FIND, flow_tuple("198.51.100.7", 40000, "192.0.2.10", 80, TCP), 8) +
+            msg(FLOW_FIND, flow_tuple("2001:db8:1::7", 5353, "2001:db8::53", 53, UDP), 9) +
+            msg(FLOW_FIND, flow_tuple("198.51.100.7", 40000, "192.0.2.99", 80, TCP), 10)),
+        "fragments_port0": (
+            msg(GEN_BEGIN, gen_begin(5, 3), 1) +
+            msg(GEN_VIP, gen_vip(WEB_API, "api", [("10.1.0.11", 8080)], 7), 2) +
+            msg(GEN_VIP, gen_vip(WEB, "web", [("10.1.0.12", 80)], 7), 3) +
+            msg(GEN_VIP, gen_vip(vip_key("192.0.2.10", 0, TCP), "any", [("10.1.0.13", 0)], 7), 4) +
+            msg(GEN_COMMIT, struct.pack("<Q", 5), 5)),
+        "refused_generations": (
+            msg(GEN_VIP, gen_vip(WEB, "web", WEB_BACKENDS, 7), 1) +
+            msg(GEN_BEGIN, gen_begin(1, 1), 2) +
+            msg(GEN_VIP, gen_vip(WEB, "web", WEB_BACKENDS, 7, ring=[2] * 7), 3) +
+            msg(GEN_COMMIT, struct.pack("<Q", 1), 4) +
+            msg(GEN_BEGIN, gen_begin(1, 2), 5) +
+            msg(GEN_VIP, gen_vip(WEB, "web", WEB_BACKENDS, 7), 6) +
+            msg(GEN_VIP, gen_vip(WEB, "web", WEB_BACKENDS, 7), 7) +
+            msg(GEN_COMMIT, struct.pack("<Q", 1), 8) +
+            msg(GEN_BEGIN, gen_begin(9, 1), 9) +
+            msg(GEN_VIP, gen_vip(WEB, "web", 0, 0, keep=True), 10) +
+            msg(GEN_COMMIT, struct.pack("<Q", 8), 11) +
+            msg(GEN_BEGIN, gen_begin(0, 1, encap=3), 12)),
+        "bad_magic": msg(HELLO, hello, 1, magic=0x12345678),
+        "bad_version": msg(HELLO, hello, 1, version=2),
+        "bad_length": msg(HELLO, b"", 1, length=(72 << 20) + 1),
+        "bad_type": msg(14, b"", 1) + msg(0, b"", 2),
+        "not_requests": (msg(HELLO_REPLY, bytes(16), 1) + msg(GEN_DONE, bytes(16), 2) +
+                         msg(ERROR, struct.pack("<i", 22) + b"no", 3) + msg(HELLO, b"short", 4)),
+    }
+    for name, data in seeds.items():
+        put("chan", name, data)
+    return len(seeds)
+
+
 def main():
-    counts = {"pkt": pkt_seeds(), "conf": conf_seeds(), "agent": agent_seeds(), "ctl": ctl_seeds()}
+    counts = {"pkt": pkt_seeds(), "conf": conf_seeds(), "agent": agent_seeds(), "ctl": ctl_seeds(),
+              "chan": chan_seeds()}
     for harness, n in counts.items():
         print("%s: %d seeds" % (harness, n))
 
