@@ -280,9 +280,70 @@ def chan_seeds():
     return len(seeds)
 
 
+# lb-dpdk's answers to fuzz_publish's session: HELLO (seq 1), a generation
+# (commit seq 5), a generation keeping a VIP (commit seq 9), STATS_GET (10),
+# MEMBERS_GET (11), FLOW_FIND (12).
+
+def hello_reply(generation=0, ports=1):
+    return struct.pack("<QIHH", generation, 4242, 2, ports)
+
+
+def gen_done(generation, vips=2, backends=3):
+    return struct.pack("<QII", generation, vips, backends)
+
+
+def stats(generation, counters):
+    return struct.pack("<QQQII", generation, 12, 2 << 20, 2, len(counters)) + \
+        struct.pack("<%dQ" % len(counters), *counters)
+
+
+def members(generation, vips):
+    """vips: (key, [(backend text, port, state)])"""
+    head = struct.pack("<QIIQ", generation, len(vips), sum(len(b) for _, b in vips), 123456789)
+    recs = b"".join(k + bytes(4) + struct.pack("<QQQQ", 10, 1500, 2, 0) for k, _ in vips)
+    for k, bs in vips:
+        for text, port, state in bs:
+            a, fam = addr(4 if "." in text else 6, text)
+            recs += k + a + struct.pack(">H", port) + struct.pack("<BBQQQQ", fam, state, 5, 700, 1, 1)
+    return head + recs
+
+
+def flow_reply(flags, vip, backend_rec, ring_rec, worker=0, expires=30):
+    return struct.pack("<IHHI", flags, worker, 0, expires) + vip + backend_rec + ring_rec
+
+
+def publish_seeds():
+    web_members = [("10.1.0.11", 80, READY), ("10.1.0.12", 80, DRAIN)]
+    good = (msg(HELLO_REPLY, hello_reply(), 1) + msg(GEN_DONE, gen_done(1), 5) +
+            msg(GEN_DONE, gen_done(2), 9) + msg(STATS, stats(2, list(range(COUNTER_COUNT))), 10) +
+            msg(MEMBERS, members(2, [(WEB, web_members), (DNS6, [("fd00:1::53", 53, READY)])]), 11) +
+            msg(FLOW, flow_reply(7, WEB, backend("10.1.0.11", 80), backend("10.1.0.11", 80)), 12))
+    seeds = {
+        "good_session": good,
+        "late_replies": (msg(GEN_DONE, gen_done(7), 0) + msg(HELLO_REPLY, hello_reply(41), 1) +
+                         msg(GEN_DONE, gen_done(41), 5) + msg(GEN_DONE, gen_done(42), 5) +
+                         msg(STATS, stats(42, [1, 2]), 9) + msg(GEN_DONE, gen_done(43), 9) +
+                         msg(STATS, stats(43, [3] * 3), 10) + msg(MEMBERS, members(0, []), 11) +
+                         msg(FLOW, flow_reply(0, bytes(20), bytes(24), bytes(24)), 12)),
+        "errors": (msg(HELLO_REPLY, hello_reply(), 1) +
+                   msg(ERROR, struct.pack("<i", 22) + b"GEN_VIP tcp [192.0.2.10]:80: bad", 3) +
+                   msg(ERROR, b"", 9) + msg(ERROR, struct.pack("<i", 12) + b"out of memory", 10) +
+                   msg(STATS, stats(1, [])[:20], 11) + msg(MEMBERS, members(1, [])[:16], 11) +
+                   msg(FLOW, flow_reply(8, WEB, bytes(24), bytes(24)), 12)),
+        "busy": msg(ERROR, struct.pack("<i", 16) + b"another lbd is connected", 0),
+        "short_hello_reply": msg(HELLO_REPLY, hello_reply()[:12], 1),
+        "bad_header_midway": (msg(HELLO_REPLY, hello_reply(), 1) + msg(GEN_DONE, gen_done(1), 5) +
+                              msg(GEN_DONE, gen_done(2), 9, magic=0x12345678)),
+        "cut_midway": good[:len(good) - 30],
+    }
+    for name, data in seeds.items():
+        put("publish", name, data)
+    return len(seeds)
+
+
 def main():
     counts = {"pkt": pkt_seeds(), "conf": conf_seeds(), "agent": agent_seeds(), "ctl": ctl_seeds(),
-              "chan": chan_seeds()}
+              "chan": chan_seeds(), "publish": publish_seeds()}
     for harness, n in counts.items():
         print("%s: %d seeds" % (harness, n))
 
