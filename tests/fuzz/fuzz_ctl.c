@@ -19,7 +19,11 @@
  *  - a line the grammar refuses gets "invalid" ("request_too_long" when too
  *    long), and a line it accepts reads back the same: its words, written
  *    with ctl_grammar_fmt_word() and split again, are the same words and
- *    parse to the same request (what lbctl sends is what lbd runs).
+ *    parse to the same request (what lbctl sends is what lbd runs);
+ *  - `config show` reads back as a configuration, whatever the session
+ *    changed before it;
+ *  - what the session changed survives a restart: an lbd started again on
+ *    the same file and state file shows the same running configuration.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,6 +35,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "controlplane/config_dump.h"
 #include "controlplane/ctl.h"
 #include "controlplane/ctl_grammar.h"
 #include "controlplane/lbd.h"
@@ -196,6 +201,33 @@ static int grammar_verdict(const char *request)
 	return (int)req.cmd->id;
 }
 
+/* `config show`'s text must load as a configuration. */
+static void check_config_shown(json_t *reply)
+{
+	const char *text = json_string_value(json_object_get(json_object_get(reply, "result"),
+							     "config"));
+	struct conf_errors errors;
+
+	FUZZ_CHECK(text != NULL, "config show without its text");
+	struct conf *back = conf_load_string(text, "shown.conf", &errors);
+	if (!back) {
+		for (__u32 i = 0; i < errors.count; i++)
+			fprintf(stderr, "%s\n", errors.messages[i]);
+		fprintf(stderr, "---- shown.conf\n%s----\n", text);
+		FUZZ_CHECK(back != NULL, "config show does not read back as configuration");
+	}
+	conf_destroy(back);
+}
+
+static char *running_config(const struct lbd *d)
+{
+	char err[256], *text = NULL;
+
+	FUZZ_CHECK(config_dump(d->cfg, d->model, &text, err, sizeof(err)) == 0, "config_dump: %s",
+		   err);
+	return text;
+}
+
 /* Sends the session through the real server and collects what it writes. */
 static char *converse(struct lbd *d, const uint8_t *data, size_t size, size_t *out_len)
 {
@@ -302,7 +334,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (check_output_line(out + at, len, &ok, &code, &o)) {
 			FUZZ_CHECK(capped || replies < requests, "%zu replies to %zu requests",
 				   replies + 1, requests);
-			int want = replies < requests ? expect[replies] : 0;
+			int want = replies < requests ? expect[replies] : -3;
+			if (want == CTL_CMD_CONFIG_SHOW && ok)
+				check_config_shown(o);
 			if (want == -2)
 				FUZZ_CHECK(!ok && strcmp(code, "request_too_long") == 0,
 					   "reply %zu to a too long line", replies);
@@ -318,6 +352,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(capped ? replies > requests : replies == requests,
 		   "%zu replies to %zu requests", replies, requests);
 	free(out);
+
+	/* lbd stopped and started again: the state file brings back every
+	 * run-time change, so the running configuration reads the same. */
+	char *before = running_config(&d);
+	lbd_fini(&d);
+	FUZZ_CHECK(lbd_init(&d, conf_path) == 0, "lbd_init after the session");
+	char *after = running_config(&d);
+	if (strcmp(before, after) != 0) {
+		fprintf(stderr, "---- before the restart\n%s---- after\n%s----\n", before, after);
+		FUZZ_CHECK(0, "run-time changes did not survive a restart");
+	}
+	free(before);
+	free(after);
 	lbd_fini(&d);
 	return 0;
 }
