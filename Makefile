@@ -125,19 +125,42 @@ BENCH_TESTS := $(wildcard tests/bench/test_*.sh)
 STEPS ?=
 BENCH_RUNS ?=
 
+# libFuzzer harnesses of every parser that takes outside input (tests/fuzz,
+# README "Fuzzing"), built with clang: the code under test with coverage
+# instrumentation, AddressSanitizer and UndefinedBehaviorSanitizer, each
+# harness linked with libFuzzer's main. The objects go into one archive, so a
+# harness links only the modules it reaches.
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZERS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+FUZZ_LIB := $(BUILD)/fuzz/libfulcrum.a
+FUZZ_LIB_OBJS := $(CORE_SRCS:%.c=$(BUILD)/fuzz/obj/%.o) $(LBD_CORE_SRCS:%.c=$(BUILD)/fuzz/obj/%.o)
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+# clang has no -Wformat-truncation to silence (and refuses the unknown option).
+FUZZ_CFLAGS = -std=gnu11 $(filter-out -Wno-format-truncation,$(WARNINGS)) -O1 -g $(FUZZ_SAN) \
+	      -fsanitize=fuzzer-no-link -I. -I$(BUILD) -MMD -MP $(CONFIG_CFLAGS) $(BPF_CFLAGS_PC)
+# `make fuzz`: seconds per harness, which harnesses, merge what they found
+# into the committed corpus (1), extra libFuzzer flags.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+FUZZ_MERGE ?= 0
+FUZZ_ARGS ?=
+
 # What `make install` puts on an edge server (lbgen among them, for line-rate
 # tests) and the GPU nodes' two tools.
 PROGRAMS := $(LBD) $(LB_DPDK) $(LBCTL) $(DECAP) $(AGENT) $(LBGEN)
 
-.PHONY: all help deps test check unit-tests bench clean format demo programs install uninstall deb
+.PHONY: all help deps test check unit-tests bench clean format demo programs install uninstall deb \
+	fuzz fuzzers
 all: $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) $(LBGEN) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) \
-     $(KERNEL_GUEST) ## Build everything into build/
+     $(KERNEL_GUEST) $(FUZZERS) ## Build everything into build/
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
 	@echo "  Variables: V=1 (full commands), BUILD=dir, CC, CLANG, CFLAGS, CPPFLAGS, LDFLAGS"
 	@echo "  bench: STEPS=\"worker pkt system xdp maglev health\" (a subset), BENCH_RUNS=N"
+	@echo "  fuzz: FUZZ_SECONDS (60, per harness), FUZZ_TARGETS ($(FUZZ_NAMES)),"
+	@echo "    FUZZ_MERGE=1 (keep new inputs in tests/fuzz/corpus), FUZZ_ARGS (libFuzzer flags)"
 	@echo "  install/uninstall: DESTDIR, PREFIX (/usr/local), bindir, sbindir, sysconfdir,"
 	@echo "    mandir, unitdir, bashcompdir (see README, \"Install on an edge server\")"
 
@@ -148,10 +171,16 @@ test: ## Install what is missing, build, run every test suite
 	$(Q)sh tools/install-deps.sh
 	$(Q)$(MAKE) --no-print-directory check
 
-check: $(UNIT_TESTS) $(BPF_TESTS) $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) $(LBGEN) \
-       $(BUILD)/bench/bench_maglev ## Run the test suites (no install step)
-	$(Q)BUILD=$(BUILD) sh tests/run-suites.sh $(UNIT_TESTS) $(BPF_TESTS) $(E2E_TESTS) \
-		$(INSTALL_TESTS) $(BENCH_TESTS)
+check: $(UNIT_TESTS) $(BPF_TESTS) $(FUZZERS) $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) \
+       $(LBGEN) $(BUILD)/bench/bench_maglev ## Run the test suites (no install step)
+	$(Q)BUILD=$(BUILD) sh tests/run-suites.sh $(UNIT_TESTS) tests/fuzz/run.sh $(BPF_TESTS) \
+		$(E2E_TESTS) $(INSTALL_TESTS) $(BENCH_TESTS)
+
+fuzzers: $(FUZZERS) ## Build the libFuzzer harnesses into build/fuzz
+
+fuzz: $(FUZZERS) ## Fuzz each harness for FUZZ_SECONDS (new inputs kept in build/fuzz/work)
+	$(Q)BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_MERGE=$(FUZZ_MERGE) \
+		FUZZ_ARGS="$(FUZZ_ARGS)" sh tests/fuzz/run.sh fuzz $(FUZZ_TARGETS)
 
 demo: ## Install what is missing, build, run the demo (root)
 	$(Q)sh tools/install-deps.sh
@@ -308,6 +337,21 @@ $(BUILD)/tests/test_bpf_%: $(BUILD)/san/tests/bpf/test_bpf_%.o $(CORE_SAN_OBJS) 
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(CMOCKA_LIBS) $(BPF_LIBS) $(CONFIG_LIBS) -lm
 
+$(BUILD)/fuzz/obj/%.o: %.c
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_LIB): $(FUZZ_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB)
+	$(call msg,LD-FUZZ,$@)
+	$(Q)$(CLANG) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(CONFIG_LIBS) $(JSON_LIBS) \
+		$(HTTP_LIBS) $(BPF_LIBS) -lpthread -lm
+
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c
 	$(call msg,CLANG-BPF,$@)
 	$(Q)mkdir -p $(@D)
@@ -323,7 +367,8 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
 $(BUILD)/obj/tools/fulcrum-decap.o: $(BUILD)/bpf/decap.skel.h
-$(BUILD)/obj/controlplane/xdp.o $(BUILD)/san/controlplane/xdp.o: $(BUILD)/bpf/balancer.skel.h
+$(BUILD)/obj/controlplane/xdp.o $(BUILD)/san/controlplane/xdp.o \
+$(BUILD)/fuzz/obj/controlplane/xdp.o: $(BUILD)/bpf/balancer.skel.h
 
 $(DECAP): $(BUILD)/obj/tools/fulcrum-decap.o
 	$(call msg,LD,$@)

@@ -894,7 +894,9 @@ void conf_destroy(struct conf *cfg)
 	free(cfg);
 }
 
-struct conf *conf_load(const char *path, struct conf_errors *errors)
+/* conf_load() of the file at path, or with text of conf_load_string(). */
+static struct conf *conf_load_from(const char *path, const char *text,
+				   struct conf_errors *errors)
 {
 	static const char *const top_keys[] = { "global", "dataplane", "health_defaults", "vips",
 						NULL };
@@ -910,7 +912,7 @@ struct conf *conf_load(const char *path, struct conf_errors *errors)
 	}
 	snprintf(cfg->source, sizeof(cfg->source), "%s", path);
 	config_init(&lc);
-	if (!config_read_file(&lc, path)) {
+	if (!(text ? config_read_string(&lc, text) : config_read_file(&lc, path))) {
 		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
 			snprintf(errors->messages[errors->count++], CONF_ERROR_LEN,
 				 "%s: cannot read: %s", path, strerror(errno ? errno : ENOENT));
@@ -942,6 +944,16 @@ fail:
 	conf_destroy(cfg);
 	errno = EINVAL;
 	return NULL;
+}
+
+struct conf *conf_load(const char *path, struct conf_errors *errors)
+{
+	return conf_load_from(path, NULL, errors);
+}
+
+struct conf *conf_load_string(const char *text, const char *name, struct conf_errors *errors)
+{
+	return conf_load_from(name, text, errors);
 }
 
 bool conf_dataplane_restart_equal(const struct conf_dataplane *a, const struct conf_dataplane *b)

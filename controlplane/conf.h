@@ -194,6 +194,13 @@ static inline void conf_readonly_socket_default(const char *control_socket, char
 
 struct conf *conf_load(const char *path, struct conf_errors *errors);
 
+/*
+ * The same for a whole file's text already in memory (the fuzzer's entry
+ * point; no file is opened, except by an @include in text). name stands for
+ * the file in messages and in cfg->source.
+ */
+struct conf *conf_load_string(const char *text, const char *name, struct conf_errors *errors);
+
 void conf_destroy(struct conf *cfg);
 
 /*

@@ -728,10 +728,62 @@ static const ctl_handler ctl_handlers[CTL_CMD_COUNT] = {
 	[CTL_CMD_HELP] = ctl_cmd_help,
 };
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
+ * forms, surrogates or code points above U+10FFFF), or 0. */
+static size_t ctl_utf8_sequence(const unsigned char *p)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, lo = p[0] == 0xe0 ? 0xa0 : 0x80, hi = p[0] == 0xed ? 0x9f : 0xbf;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, lo = p[0] == 0xf0 ? 0x90 : 0x80, hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+	else
+		return 0;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/*
+ * text as valid UTF-8 in buf, which JSON strings must be (jansson packs
+ * nothing else): a byte outside a well-formed sequence is written \xNN.
+ * Error messages quote words of the request, which may be any bytes and are
+ * cut to a length that may split a character.
+ */
+static const char *ctl_utf8_clean(const char *text, char *buf, size_t size)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	size_t used = 0;
+
+	while (*p && used + 5 <= size) {
+		size_t n = ctl_utf8_sequence(p);
+		if (n == 0) {
+			used += (size_t)snprintf(buf + used, size - used, "\\x%02x", *p++);
+			continue;
+		}
+		memcpy(buf + used, p, n);
+		used += n;
+		p += n;
+	}
+	buf[used] = '\0';
+	return buf;
+}
+
 static json_t *ctl_error_reply(int rc, const char *message)
 {
+	char clean[4 * 2048 + 8];
+
 	return json_pack("{s:b,s:{s:s,s:s}}", "ok", 0, "error", "code", ctl_error_code(rc),
-			 "message", message);
+			 "message", ctl_utf8_clean(message, clean, sizeof(clean)));
 }
 
 json_t *ctl_execute(struct lbd *d, char *line, bool *monitor)
@@ -803,6 +855,9 @@ struct ctl_server {
 	__u64 refused;
 	__u64 forbidden, forbidden_logged; /* clients refused on credentials */
 	__u64 forbidden_log_ms;
+	/* The client whose request is running: the request's events reach it
+	 * too when it is a monitor, and it must outlive them (ctl_broadcast). */
+	struct ctl_client *serving;
 };
 
 static void ctl_client_close(struct ctl_server *s, struct ctl_client *c)
@@ -913,7 +968,9 @@ static void ctl_client_input(struct ctl_server *s, struct ctl_client *c)
 			size_t len = (size_t)(nl - c->in);
 			bool monitor = false;
 			*nl = '\0';
+			s->serving = c;
 			json_t *reply = ctl_execute_as(s->d, c->in, c->read_only, &monitor);
+			s->serving = NULL;
 			ctl_client_reply(s, c, reply);
 			c->monitor |= monitor;
 			memmove(c->in, nl + 1, c->in_len - len - 1);
@@ -932,7 +989,10 @@ static void ctl_client_input(struct ctl_server *s, struct ctl_client *c)
 		/* The last line had no newline: the end of the stream ends it. */
 		bool monitor;
 		c->in[c->in_len] = '\0';
-		ctl_client_reply(s, c, ctl_execute_as(s->d, c->in, c->read_only, &monitor));
+		s->serving = c;
+		json_t *reply = ctl_execute_as(s->d, c->in, c->read_only, &monitor);
+		s->serving = NULL;
+		ctl_client_reply(s, c, reply);
 		c->in_len = 0;
 	}
 	ctl_client_flush(s, c);
@@ -1208,12 +1268,19 @@ void ctl_broadcast(struct ctl_server *s, json_t *event)
 		next = c->next;
 		if (!c->monitor)
 			continue;
-		/* A monitor that does not read is cut, not waited for. */
+		/* A monitor that does not read is cut, not waited for. The one
+		 * whose request caused the event is only queued to: closing it
+		 * now would free it under ctl_client_input(), which flushes (and
+		 * closes) it once the request is answered. */
 		if (!ctl_client_queue(c, text, len + 1, CTL_MONITOR_BACKLOG)) {
-			ctl_client_close(s, c);
+			if (c == s->serving)
+				c->closing = true;
+			else
+				ctl_client_close(s, c);
 			continue;
 		}
-		ctl_client_flush(s, c);
+		if (c != s->serving)
+			ctl_client_flush(s, c);
 	}
 	free(text);
 }

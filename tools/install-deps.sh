@@ -5,12 +5,14 @@
 # package (debhelper, dpkg-dev, lintian; dpdk and kmod for fulcrum-setup;
 # groff, col and man for the manual pages; systemd-analyze for the units;
 # python3 and gnuplot-nox for the benchmark suite's report and plot, which
-# `make check` tests too), and only those
+# `make check` tests too; libFuzzer's runtime for the fuzz harnesses, which
+# clang only recommends and so --no-install-recommends leaves out), and only
+# those
 # missing: when everything is present it returns at once without touching apt,
 # so `make test` stays quick on a machine that has run it before.
 set -eu
 
-packages="build-essential pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+packages="build-essential pkg-config clang libclang-rt-dev llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 	libconfig-dev libcmocka-dev libjansson-dev libmicrohttpd-dev libpcap-dev dpdk-dev libdpdk-dev iproute2 ethtool util-linux python3-scapy
 	dpdk kmod debhelper dpkg-dev lintian groff-base bsdextrautils man-db systemd
 	python3 gnuplot-nox"

@@ -237,6 +237,116 @@ static void commands_change_the_model_and_bad_ones_get_error_replies(void **stat
 	lbd_fini(&d);
 }
 
+/* The error message of a reply, checked to be one. */
+static const char *error_message(json_t *r)
+{
+	assert_non_null(r);
+	assert_false(json_is_true(json_object_get(r, "ok")));
+	const char *m = json_string_value(json_object_get(json_object_get(r, "error"), "message"));
+	assert_non_null(m);
+	return m;
+}
+
+/*
+ * Regression (found by tests/fuzz/fuzz_ctl): request words may be any bytes,
+ * error replies quote them, and JSON strings must be UTF-8. ctl_execute()
+ * returned NULL when the quote was not valid UTF-8 (a stray byte, or a
+ * character cut by the 64-byte quote), so the client got no reply at all and
+ * lbd closed its connection. Bytes outside a well-formed sequence are now
+ * written \xNN; valid UTF-8 passes through.
+ */
+static void error_replies_quote_any_bytes_as_valid_utf8(void **state)
+{
+	struct lbd d;
+	char cut[128];
+	json_t *r;
+
+	(void)state;
+	unlink(state_path);
+	assert_int_equal(lbd_init(&d, conf_path), 0);
+	r = run(&d, "backend set web b2 state readx\x91vip");
+	assert_non_null(strstr(error_message(r), "\"readx\\x91vip\""));
+	json_decref(r);
+	r = run(&d, "help caf\xc3\xa9");
+	assert_non_null(strstr(error_message(r), "caf\xc3\xa9"));
+	json_decref(r);
+	r = run(&d, "help \xed\xa0\x80"); /* a surrogate: not UTF-8 */
+	assert_non_null(strstr(error_message(r), "\\xed\\xa0\\x80"));
+	json_decref(r);
+	/* 63 bytes and a two-byte character: the quote ends inside it. */
+	snprintf(cut, sizeof(cut), "vip show %063d\xc3\xa9", 0);
+	r = run(&d, cut);
+	assert_non_null(strstr(error_message(r), "0\\xc3\""));
+	char *text = json_dumps(r, JSON_COMPACT);
+	assert_non_null(text);
+	free(text);
+	json_decref(r);
+	lbd_fini(&d);
+}
+
+/* Sends input on one connection to d's control socket (served by ctl_run,
+ * as lbd's loop does) and returns what the server wrote until it closed. */
+static char *socket_session(struct lbd *d, const char *input)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	static char out[65536];
+	size_t len = 0;
+	char err[256];
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/lbd.sock", dir);
+	d->ctl = ctl_create(d, sun.sun_path, err, sizeof(err));
+	assert_non_null(d->ctl);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(send(fd, input, strlen(input), MSG_NOSIGNAL), (ssize_t)strlen(input));
+	shutdown(fd, SHUT_WR);
+	for (int i = 0; i < 1000; i++) {
+		ctl_run(d->ctl);
+		ssize_t n = recv(fd, out + len, sizeof(out) - 1 - len, MSG_DONTWAIT);
+		if (n == 0)
+			break;
+		if (n > 0)
+			len += (size_t)n;
+		else
+			usleep(1000);
+	}
+	close(fd);
+	out[len] = '\0';
+	return out;
+}
+
+/*
+ * Regression (found by tests/fuzz/fuzz_ctl): a monitor's own request sends
+ * it an event. When that request was its last line, ended by the end of the
+ * stream (socat, printf | nc -U), the event's flush found the client closing
+ * with nothing left to send and freed it, and ctl_client_input() then queued
+ * the reply into freed memory. The client being served is now only queued
+ * to; it is flushed and closed once its request is answered.
+ */
+static void a_monitor_closing_after_its_own_change_gets_its_replies(void **state)
+{
+	struct lbd d;
+
+	(void)state;
+	unlink(state_path);
+	assert_int_equal(lbd_init(&d, conf_path), 0);
+	const char *out = socket_session(&d, "monitor\nvip add x tcp 10.99.0.9 443");
+	int replies = 0, events = 0;
+	for (const char *line = out; *line; line = strchr(line, '\n') + 1) {
+		json_t *o = json_loadb(line, (size_t)(strchr(line, '\n') - line), 0, NULL);
+		assert_non_null(o);
+		if (json_object_get(o, "event"))
+			events++;
+		else
+			replies += json_is_true(json_object_get(o, "ok"));
+		json_decref(o);
+	}
+	assert_int_equal(replies, 2);
+	assert_true(events >= 1);
+	lbd_fini(&d);
+	unlink(state_path);
+}
+
 static void run_time_changes_survive_a_restart_through_the_state_file(void **state)
 {
 	struct lbd d;
@@ -508,6 +618,8 @@ int main(void)
 		cmocka_unit_test(completion_follows_the_parser_table),
 		cmocka_unit_test(help_lists_every_command_of_the_parser_table),
 		cmocka_unit_test(commands_change_the_model_and_bad_ones_get_error_replies),
+		cmocka_unit_test(error_replies_quote_any_bytes_as_valid_utf8),
+		cmocka_unit_test(a_monitor_closing_after_its_own_change_gets_its_replies),
 		cmocka_unit_test(run_time_changes_survive_a_restart_through_the_state_file),
 		cmocka_unit_test(config_show_reads_back_as_the_same_configuration),
 		cmocka_unit_test(health_checks_bring_a_listening_backend_up_and_a_closed_one_down),
