@@ -292,7 +292,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return -1;
 	unlink(state_path); /* each session starts from the configuration */
 	FUZZ_CHECK(lbd_init(&d, conf_path) == 0, "lbd_init");
-	d.ctl = ctl_create(&d, sock_path, err, sizeof(err));
+	d.ctl = ctl_create(&d, &d.cfg->global, err, sizeof(err)); /* its control_socket: sock_path */
 	FUZZ_CHECK(d.ctl != NULL, "ctl_create: %s", err);
 
 	size_t out_len;

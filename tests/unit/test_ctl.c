@@ -294,7 +294,7 @@ static char *socket_session(struct lbd *d, const char *input)
 	char err[256];
 
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/lbd.sock", dir);
-	d->ctl = ctl_create(d, sun.sun_path, err, sizeof(err));
+	d->ctl = ctl_create(d, &d->cfg->global, err, sizeof(err)); /* control_socket: sun_path */
 	assert_non_null(d->ctl);
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
