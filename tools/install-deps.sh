@@ -1,19 +1,22 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-3-Clause
 #
-# Installs the Debian packages Fulcrum needs to build, test and package
-# (debhelper, dpkg-dev, lintian; dpdk and kmod for fulcrum-setup; groff, col
-# and man for the manual pages; systemd-analyze for the units; qemu, busybox
-# and cpio to boot Debian 12's kernel in tests/bpf/test_kernel_61.sh), and
-# only those missing: when everything is present it returns at once without
-# touching apt, so `make test` stays quick on a machine that has run it
-# before.
+# Installs the Debian packages Fulcrum needs to build, test, benchmark and
+# package (debhelper, dpkg-dev, lintian; dpdk and kmod for fulcrum-setup;
+# groff, col and man for the manual pages; systemd-analyze for the units;
+# python3 and gnuplot-nox for the benchmark suite's report and plot, which
+# `make check` tests too; libFuzzer's runtime for the fuzz harnesses, which
+# clang only recommends and so --no-install-recommends leaves out; qemu,
+# busybox and cpio to boot Debian 12's kernel in tests/bpf/test_kernel_61.sh),
+# and only those missing: when everything is present it returns at once
+# without touching apt, so `make test` stays quick on a machine that has run
+# it before.
 set -eu
 
-packages="build-essential pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
-	libconfig-dev libcmocka-dev libjansson-dev libmicrohttpd-dev dpdk-dev libdpdk-dev iproute2 ethtool util-linux python3-scapy
+packages="build-essential pkg-config clang libclang-rt-dev llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+	libconfig-dev libcmocka-dev libjansson-dev libmicrohttpd-dev libpcap-dev dpdk-dev libdpdk-dev iproute2 ethtool util-linux python3-scapy
 	dpdk kmod debhelper dpkg-dev lintian groff-base bsdextrautils man-db systemd
-	qemu-system-x86 busybox-static cpio"
+	python3 gnuplot-nox qemu-system-x86 busybox-static cpio"
 
 missing=""
 for pkg in $packages; do

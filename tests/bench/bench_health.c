@@ -83,16 +83,21 @@
  * Health settings: interval_ms = fast_interval_ms = 1000, so the rate is N
  * checks per second from the first check on; timeout 500 ms, rise 2, fall 3,
  * jitter the default 10%. After a 3 s warm-up (every backend up), a window
- * of -d seconds (10) measures the CPU time of this process only
- * (getrusage(RUSAGE_SELF), user + system) over wall time: "% of one core";
- * with health_totals(), checks per second and CPU per check.
+ * of --runs runs (5) of -d seconds (2) each measures the CPU time of this
+ * process only (getrusage(RUSAGE_SELF), user + system) over wall time: "% of
+ * one core"; with health_totals(), checks per second and CPU per check. The
+ * table gives the whole window; the lines after it each figure's median
+ * with min and max over the runs, which --json FILE writes too
+ * (tests/bench/bench.h).
  *
  * The baseline, in the same run and against the same fleet: a bare loop that
  * makes the same checks at the same rate with nothing else — socket,
  * SO_LINGER 0, non-blocking connect, epoll, SO_ERROR, close (and for HTTP a
  * fixed request sent and the status line read). Those system calls are the
  * floor any checker pays; "x bare" (CPU per check, engine / bare) is what
- * the engine's scheduling and bookkeeping add on top, and the user-space
+ * the engine's scheduling and bookkeeping add on top (over the runs: the
+ * engine's median over the baseline's, and a range from the extremes, since
+ * the two are measured one after the other), and the user-space
  * part of CPU per check is the engine's own code (approximately: the kernel
  * splits user and system time by sampling at each tick).
  *
@@ -104,6 +109,7 @@
  * With the defaults it runs for about 50 s:
  *
  *   make build/bench/bench_health && build/bench/bench_health [-l] [-d SECONDS] [-n BACKENDS]
+ *                                       [--runs N] [--json FILE]
  */
 #define _GNU_SOURCE /* accept4, setns, CPU_SET */
 #include <arpa/inet.h>
@@ -116,6 +122,7 @@
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,7 +144,8 @@
 #define BACKENDS_DEFAULT 10000u
 #define BACKENDS_MAX     1000000u
 #define BACKENDS_PER_VIP 100u
-#define WINDOW_S_DEFAULT 10
+#define RUN_S_DEFAULT    2 /* a run's window */
+#define RUNS_DEFAULT     5 /* 10 s of measurement per check type and side */
 #define WARMUP_MS        3000u
 #define BARE_WARMUP_MS   1000u
 #define INTERVAL_MS      1000u
@@ -186,6 +194,13 @@ struct figures {
 	/* Context: the fake fleet's CPU, and how busy its CPU was (veth). */
 	double fleet_pct, fleet_busy_pct;
 	__u64 checks, failures;
+};
+
+/* The measured window of one side (engine or baseline) of a check type:
+ * runs back to back, each run_ms long. */
+struct window {
+	int runs;
+	unsigned run_ms;
 };
 
 /* A CPU's times from /proc/stat, in clock ticks (USER_HZ). */
@@ -834,15 +849,16 @@ static void engine_drive(struct health_engine *e, int epoll_fd, __u64 until_ms)
 }
 
 /* Loads the fleet's configuration, runs the engine for the warm-up and the
- * window, and fills out. Returns 0, or -1 when it could not set up. */
-static int engine_run(enum check_type type, __u32 n, unsigned window_s, const struct fleet *fleet,
-		      struct figures *out)
+ * window's runs, and fills out with the window's figures and runs[] with
+ * each run's. Returns 0, or -1 when it could not set up. */
+static int engine_run(enum check_type type, __u32 n, const struct window *w,
+		      const struct fleet *fleet, struct figures *out, struct figures *runs)
 {
 	char path[64];
 	struct conf_errors errors;
 	struct changes changes = { 0 };
 	struct health_totals t;
-	struct mark a, b;
+	struct mark a, b, prev;
 	struct fleet_view view;
 	char what[64];
 	int rc = config_write(path, sizeof(path), type, n, fleet->port);
@@ -884,9 +900,15 @@ static int engine_run(enum check_type type, __u32 n, unsigned window_s, const st
 	__u64 changes_before = changes.check;
 	health_totals(e, &t);
 	mark_take(&a, fleet, t.checks, t.check_failures);
-	engine_drive(e, epoll_fd, health_now_ms() + (__u64)window_s * 1000);
-	health_totals(e, &t);
-	mark_take(&b, fleet, t.checks, t.check_failures);
+	prev = a;
+	const __u64 start_ms = health_now_ms();
+	for (int r = 0; r < w->runs; r++) {
+		engine_drive(e, epoll_fd, start_ms + (__u64)(r + 1) * w->run_ms);
+		health_totals(e, &t);
+		mark_take(&b, fleet, t.checks, t.check_failures);
+		figures_of(&prev, &b, &runs[r]);
+		prev = b;
+	}
 	figures_of(&a, &b, out);
 
 	fleet_view(m, &view);
@@ -1034,14 +1056,16 @@ static void bare_drive(struct bare *b, uint64_t origin_ns, uint64_t until_ns, do
 	}
 }
 
-static int bare_run(enum check_type type, __u32 n, unsigned window_s, const struct fleet *fleet,
-		    struct figures *out)
+/* The baseline's warm-up and the window's runs, with type's checks at the
+ * engine's rate; fills out and runs[] as engine_run() does. Returns 0 or -1. */
+static int bare_run(enum check_type type, __u32 n, const struct window *w,
+		    const struct fleet *fleet, struct figures *out, struct figures *runs)
 {
 	struct bare b = { .type = type, .n = n, .port = fleet->port, .max_fd = -1 };
 	__u32 first = backend_addr(0);
 	char what[64];
 	struct rlimit rl;
-	struct mark m0, m1;
+	struct mark m0, m1, prev;
 	double rate = (double)n * 1000 / INTERVAL_MS;
 	int rc = -1;
 
@@ -1063,8 +1087,13 @@ static int bare_run(enum check_type type, __u32 n, unsigned window_s, const stru
 	uint64_t origin = bench_now_ns();
 	bare_drive(&b, origin, origin + (uint64_t)BARE_WARMUP_MS * 1000000, rate);
 	mark_take(&m0, fleet, b.checks, b.failures);
-	bare_drive(&b, origin, m0.wall_ns + (uint64_t)window_s * 1000000000, rate);
-	mark_take(&m1, fleet, b.checks, b.failures);
+	prev = m0;
+	for (int r = 0; r < w->runs; r++) {
+		bare_drive(&b, origin, m0.wall_ns + (uint64_t)(r + 1) * w->run_ms * 1000000, rate);
+		mark_take(&m1, fleet, b.checks, b.failures);
+		figures_of(&prev, &m1, &runs[r]);
+		prev = m1;
+	}
 	figures_of(&m0, &m1, out);
 	for (int fd = 0; fd <= b.max_fd; fd++)
 		if (b.phase[fd] != BARE_IDLE)
@@ -1103,31 +1132,57 @@ static void print_row(const char *name, const struct figures *f, double ratio, b
 	       fmt_opt(fleet_busy, sizeof(fleet_busy), veth, f->fleet_busy_pct, 8, 1));
 }
 
-static void check_rate(const char *name, const struct figures *f, __u32 n)
+/* Warns when a window's rate was off or checks failed; returns the warnings. */
+static int check_rate(const char *name, const struct figures *f, __u32 n)
 {
 	double want = (double)n * 1000 / INTERVAL_MS;
+	int warnings = 0;
 
-	if (f->checks_per_s < want * 0.95 || f->checks_per_s > want * 1.05)
+	if (f->checks_per_s < want * 0.95 || f->checks_per_s > want * 1.05) {
 		printf("WARNING: %s: %.0f checks/s, expected about %.0f\n", name, f->checks_per_s,
 		       want);
-	if (f->failures > f->checks / 1000)
+		warnings++;
+	}
+	if (f->failures > f->checks / 1000) {
 		printf("WARNING: %s: %llu of %llu checks failed\n", name,
 		       (unsigned long long)f->failures, (unsigned long long)f->checks);
+		warnings++;
+	}
+	return warnings;
 }
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_health [-l] [-d SECONDS] [-n BACKENDS]\n"
-			"  -l  the fleet on loopback, not behind a veth pair in a namespace\n"
-			"      of its own (loopback is also what it takes when not root)\n"
-			"  -d  measured window per run, 1..600 s (default %d)\n"
-			"  -n  backends, 1..%u (default %u)\n",
-		WINDOW_S_DEFAULT, BACKENDS_MAX, BACKENDS_DEFAULT);
+	fprintf(stderr,
+		"usage: bench_health [-l] [-d SECONDS] [-n BACKENDS] [--runs N] [--json FILE]\n"
+		"  -l  the fleet on loopback, not behind a veth pair in a namespace\n"
+		"      of its own (loopback is also what it takes when not root)\n"
+		"  -d  measured window of each run, 1..600 s (default %d)\n"
+		"  -n  backends, 1..%u (default %u)\n"
+		"  --runs N     runs per figure, 1..%d (default %d)\n" BENCH_OPTIONS_USAGE,
+		RUN_S_DEFAULT, BACKENDS_MAX, BACKENDS_DEFAULT, BENCH_RUNS_MAX, RUNS_DEFAULT);
+}
+
+/* Of each run's figures, the one at offset (a double in struct figures). */
+static struct bench_stat runs_stat(const struct figures *runs, int n, size_t offset)
+{
+	double v[BENCH_RUNS_MAX];
+
+	for (int r = 0; r < n; r++)
+		memcpy(&v[r], (const char *)&runs[r] + offset, sizeof(double));
+	return bench_summarize(v, n);
+}
+
+/* A line of figures over the runs: median (min..max). */
+static void print_runs_stat(const char *what, const char *unit, struct bench_stat s)
+{
+	printf("  %-33s %9.2f %s (%.2f..%.2f)\n", what, s.median, unit, s.min, s.max);
 }
 
 /* Runs the engine and the baseline with type's fleet. Returns 0 or -1. */
-static int type_run(enum check_type type, __u32 n, unsigned window_s,
-		    const struct veth_link *link, struct figures *engine, struct figures *bare)
+static int type_run(enum check_type type, __u32 n, const struct window *w,
+		    const struct veth_link *link, struct figures *engine, struct figures *engine_runs,
+		    struct figures *bare, struct figures *bare_runs)
 {
 	struct fleet fleet;
 	int err = fleet_start(type, link, &fleet), rc;
@@ -1141,10 +1196,10 @@ static int type_run(enum check_type type, __u32 n, unsigned window_s,
 			strerror(-err));
 		rc = -1;
 	} else {
-		rc = engine_run(type, n, window_s, &fleet, engine);
+		rc = engine_run(type, n, w, &fleet, engine, engine_runs);
 		fflush(stdout);
 		if (rc == 0)
-			rc = bare_run(type, n, window_s, &fleet, bare);
+			rc = bare_run(type, n, w, &fleet, bare, bare_runs);
 		fflush(stdout);
 	}
 	fleet_stop(&fleet);
@@ -1154,14 +1209,22 @@ static int type_run(enum check_type type, __u32 n, unsigned window_s,
 int main(int argc, char **argv)
 {
 	struct figures engine[CHECK_TYPES], bare[CHECK_TYPES];
+	static struct figures engine_runs[CHECK_TYPES][BENCH_RUNS_MAX],
+		bare_runs[CHECK_TYPES][BENCH_RUNS_MAX];
 	struct veth_link link = { .ns_fd = -1, .host_ns_fd = -1 };
-	unsigned window_s = WINDOW_S_DEFAULT;
+	unsigned run_s = RUN_S_DEFAULT;
 	__u32 n = BACKENDS_DEFAULT;
 	bool veth = true;
 	cpu_set_t cpus;
 	struct rlimit rl;
-	int opt, rc = 1;
+	struct bench_options o;
+	struct bench_json json;
+	int opt, rc = 1, err;
 
+	if (bench_options_take(&argc, argv, RUNS_DEFAULT, &o) < 0) {
+		usage();
+		return 2;
+	}
 	while ((opt = getopt(argc, argv, "d:n:lh")) != -1) {
 		char *end;
 		unsigned long v;
@@ -1174,7 +1237,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			if (opt == 'd')
-				window_s = (unsigned)v;
+				run_s = (unsigned)v;
 			else
 				n = (__u32)v;
 			break;
@@ -1193,6 +1256,11 @@ int main(int argc, char **argv)
 	}
 	getrlimit(RLIMIT_NOFILE, &rl);
 	signal(SIGPIPE, SIG_IGN);
+	const struct window w = { .runs = o.runs, .run_ms = run_s * 1000 };
+	if ((err = bench_json_open(&json, o.json_path, "bench_health", o.runs)) < 0) {
+		fprintf(stderr, "bench_health: %s: %s\n", o.json_path, strerror(-err));
+		return 1;
+	}
 
 	bench_print_machine();
 	if (veth && geteuid() != 0) {
@@ -1229,10 +1297,22 @@ int main(int argc, char **argv)
 	       n, (n + BACKENDS_PER_VIP - 1) / BACKENDS_PER_VIP, first >> 24, first >> 16 & 255,
 	       first >> 8 & 255, first & 255, INTERVAL_MS, JITTER_PCT, TIMEOUT_MS,
 	       (unsigned long long)rl.rlim_cur);
-	printf("per check type: engine %.0f s warm-up + %u s window, then bare checks %.0f s + "
-	       "%u s; CPU = this process only\n",
-	       WARMUP_MS / 1000.0, window_s, BARE_WARMUP_MS / 1000.0, window_s);
+	printf("per check type: engine %.0f s warm-up + %d runs of %u s, then bare checks %.0f s + "
+	       "%d runs of %u s; CPU = this process only\n",
+	       WARMUP_MS / 1000.0, w.runs, run_s, BARE_WARMUP_MS / 1000.0, w.runs, run_s);
 	fflush(stdout);
+	bench_json_context(&json, "fleet",
+			   veth ? "behind a veth pair, in a network namespace of its own, on "
+				  "another CPU"
+				: "on loopback (its side of each check is billed to the checker)");
+	bench_json_context(&json, "checks",
+			   "%u backends, every %u ms, timeout %u ms; runs of %u s after a %.0f s "
+			   "warm-up",
+			   n, INTERVAL_MS, TIMEOUT_MS, run_s, WARMUP_MS / 1000.0);
+	bench_json_context(&json, "baseline",
+			   "bare checks at the same rate: socket, connect, epoll, SO_ERROR, close "
+			   "(and for HTTP the request and status line); measured after the engine, "
+			   "so ratios are bounds");
 
 	/* On our CPU for all the runs; the fleet's process pins itself to its own. */
 	sched_getaffinity(0, sizeof(cpus), &cpus);
@@ -1241,8 +1321,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	for (int type = 0; type < CHECK_TYPES; type++)
-		if (type_run((enum check_type)type, n, window_s, veth ? &link : NULL, &engine[type],
-			     &bare[type]))
+		if (type_run((enum check_type)type, n, &w, veth ? &link : NULL, &engine[type],
+			     engine_runs[type], &bare[type], bare_runs[type]))
 			goto out;
 	sched_setaffinity(0, sizeof(cpus), &cpus);
 
@@ -1268,12 +1348,13 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "%s: bare checks (baseline)", type_names[type]);
 		print_row(name, &bare[type], 1.0, veth);
 	}
+	int warnings = 0;
 	for (int type = 0; type < CHECK_TYPES; type++) {
 		char name[64];
 		snprintf(name, sizeof(name), "%s engine", type_names[type]);
-		check_rate(name, &engine[type], n);
+		warnings += check_rate(name, &engine[type], n);
 		snprintf(name, sizeof(name), "%s bare checks", type_names[type]);
-		check_rate(name, &bare[type], n);
+		warnings += check_rate(name, &bare[type], n);
 	}
 	const struct figures *tcp = &engine[CHECK_TCP], *http = &engine[CHECK_HTTP];
 	bool within = tcp->cpu_pct < TARGET_PCT && http->cpu_pct < TARGET_PCT;
@@ -1294,7 +1375,56 @@ int main(int argc, char **argv)
 		printf(", its CPU's busy time %s it", busy_within ? "within" : "ABOVE");
 	}
 	printf("\n");
-	rc = 0;
+
+	/* Each figure over the runs. The baseline ran after the engine, not
+	 * beside it, so its ratio is a bound (bench.h, "bounds"). */
+	printf("over %d runs of %u s, median (min..max); x bare = median / median (min / max .. "
+	       "max / min: engine and baseline did not run together):\n",
+	       w.runs, run_s);
+	bench_json_context(&json, "rates",
+			   "tcp %.0f and %.0f checks/s, http %.0f and %.0f (engine and bare); "
+			   "%llu failed; %d warnings",
+			   engine[CHECK_TCP].checks_per_s, bare[CHECK_TCP].checks_per_s,
+			   engine[CHECK_HTTP].checks_per_s, bare[CHECK_HTTP].checks_per_s,
+			   (unsigned long long)(engine[CHECK_TCP].failures + bare[CHECK_TCP].failures +
+						engine[CHECK_HTTP].failures +
+						bare[CHECK_HTTP].failures),
+			   warnings);
+	for (int type = 0; type < CHECK_TYPES; type++) {
+		char name[3][64], what[64];
+		const struct figures *er = engine_runs[type], *br = bare_runs[type];
+		struct bench_stat pct = runs_stat(er, w.runs, offsetof(struct figures, cpu_pct));
+		struct bench_stat us = runs_stat(er, w.runs, offsetof(struct figures, us_per_check));
+		struct bench_stat bare_us =
+			runs_stat(br, w.runs, offsetof(struct figures, us_per_check));
+		struct bench_stat bare_pct = runs_stat(br, w.runs, offsetof(struct figures, cpu_pct));
+		snprintf(name[0], sizeof(name[0]), "%s: bare checks, CPU per check",
+			 type_names[type]);
+		snprintf(name[1], sizeof(name[1]), "%s: engine, CPU per check", type_names[type]);
+		snprintf(name[2], sizeof(name[2]), "%s: engine, %% of one core", type_names[type]);
+		struct bench_figure fig = { .name = name[1], .unit = "us/check",
+					    .better = BENCH_LOWER_BETTER, .runs = w.runs,
+					    .value = us, .baseline = name[0],
+					    .ratio_method = BENCH_RATIO_BOUNDS,
+					    .ratio = bench_ratio_bounds(us, bare_us) };
+		struct bench_figure core = { .name = name[2], .unit = "% of one core",
+					     .better = BENCH_LOWER_BETTER, .runs = w.runs,
+					     .value = pct };
+		snprintf(what, sizeof(what), "%s engine, %% of one core", type_names[type]);
+		print_runs_stat(what, "%", pct);
+		snprintf(what, sizeof(what), "%s bare checks, %% of one core", type_names[type]);
+		print_runs_stat(what, "%", bare_pct);
+		snprintf(what, sizeof(what), "%s engine, CPU per check", type_names[type]);
+		print_runs_stat(what, "us", us);
+		snprintf(what, sizeof(what), "%s bare checks, CPU per check", type_names[type]);
+		print_runs_stat(what, "us", bare_us);
+		snprintf(what, sizeof(what), "%s engine, x bare", type_names[type]);
+		print_runs_stat(what, "x", fig.ratio);
+		bench_json_baseline(&json, name[0], "us/check", BENCH_LOWER_BETTER, w.runs, bare_us);
+		bench_json_figure(&json, &fig);
+		bench_json_figure(&json, &core);
+	}
+	rc = bench_json_close(&json) < 0;
 out:
 	if (veth)
 		veth_teardown(&link);

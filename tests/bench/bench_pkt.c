@@ -8,9 +8,10 @@
  *
  * Every path starts by copying the frame from a template, standing in for
  * the NIC's DMA, so that encapsulation always sees a fresh frame; the
- * baseline copies too.
+ * baseline copies too. The paths take turns run by run, and each path's
+ * ratio is taken against the baseline's run of the same round.
  *
- *   make build/bench/bench_pkt && build/bench/bench_pkt
+ *   make build/bench/bench_pkt && build/bench/bench_pkt [--runs N] [--json FILE]
  */
 #include <arpa/inet.h>
 #include <string.h>
@@ -106,13 +107,30 @@ static double run_path(enum bench_path path, const struct pkt_encap_params *para
 	return (double)(bench_now_ns() - t0) / PACKETS;
 }
 
-int main(void)
+static void usage(void)
+{
+	fprintf(stderr, "usage: bench_pkt [--runs N] [--json FILE]\n" BENCH_OPTIONS_RUNS_USAGE
+			BENCH_OPTIONS_USAGE);
+}
+
+int main(int argc, char **argv)
 {
 	struct pkt_encap_params params;
 	struct maglev_backend backends[100];
-	double samples[PATH_COUNT][BENCH_RUNS];
+	double samples[PATH_COUNT][BENCH_RUNS_MAX];
+	struct bench_options o;
+	struct bench_json json;
 	__u64 sink = 0;
+	int err;
 
+	if (bench_options_take(&argc, argv, BENCH_RUNS, &o) < 0 || argc != 1) {
+		usage();
+		return 2;
+	}
+	if ((err = bench_json_open(&json, o.json_path, "bench_pkt", o.runs)) < 0) {
+		fprintf(stderr, "bench_pkt: %s: %s\n", o.json_path, strerror(-err));
+		return 1;
+	}
 	memset(&params, 0, sizeof(params));
 	params.type = PKT_ENCAP_IPIP;
 	params.outer_family = FLOW_FAMILY_IPV4;
@@ -132,18 +150,38 @@ int main(void)
 
 	bench_print_machine();
 	printf("packet core, one core, %u packets x %d runs, %d flows, 54-byte TCP frames\n",
-	       PACKETS, BENCH_RUNS, FLOWS);
+	       PACKETS, o.runs, FLOWS);
+	bench_json_context(&json, "frames", "54-byte TCP/IPv4, %d flows, %u packets per run",
+			   FLOWS, PACKETS);
 	/* Interleave the paths run by run so drift of a shared machine hits all. */
-	for (int r = 0; r < BENCH_RUNS; r++) {
+	for (int r = 0; r < o.runs; r++) {
 		for (int p = 0; p < PATH_COUNT; p++)
 			samples[p][r] = run_path((enum bench_path)p, &params, &sink);
 	}
-	struct bench_stat base = bench_summarize(samples[PATH_FORWARD], BENCH_RUNS);
-	printf("%-30s %9s %18s %9s %10s\n", "path", "ns/pkt", "(min..max)", "Mpps", "x baseline");
-	for (int p = 0; p < PATH_COUNT; p++) {
-		struct bench_stat st = p == PATH_FORWARD ? base : bench_summarize(samples[p], BENCH_RUNS);
-		printf("%-30s %9.2f %8.2f..%-8.2f %9.1f %10.2f\n", path_names[p], st.median, st.min,
-		       st.max, 1000.0 / st.median, st.median / base.median);
+	struct bench_figure figs[PATH_COUNT];
+	for (int p = PATH_COUNT - 1; p >= 0; p--) {
+		/* The baseline last: its samples are sorted by summarizing. */
+		figs[p] = (struct bench_figure){ .name = path_names[p], .unit = "ns/packet",
+						 .better = BENCH_LOWER_BETTER, .runs = o.runs };
+		if (p != PATH_FORWARD) {
+			figs[p].baseline = path_names[PATH_FORWARD];
+			figs[p].ratio_method = BENCH_RATIO_PAIRED;
+			figs[p].ratio = bench_ratio_paired(samples[p], samples[PATH_FORWARD], o.runs);
+		} else {
+			figs[p].ratio = (struct bench_stat){ 1, 1, 1 };
+		}
+		figs[p].value = bench_summarize(samples[p], o.runs);
 	}
+	printf("%-30s %9s %18s %9s %10s %s\n", "path", "ns/pkt", "(min..max)", "Mpps", "x baseline",
+	       "(min..max)");
+	for (int p = 0; p < PATH_COUNT; p++) {
+		const struct bench_stat *st = &figs[p].value, *ratio = &figs[p].ratio;
+		printf("%-30s %9.2f %8.2f..%-8.2f %9.1f %10.2f %.2f..%.2f\n", path_names[p],
+		       st->median, st->min, st->max, 1000.0 / st->median, ratio->median, ratio->min,
+		       ratio->max);
+		bench_json_figure(&json, &figs[p]);
+	}
+	if (bench_json_close(&json) < 0)
+		return 1;
 	return sink == 42; /* keeps the work observable; never true in practice */
 }

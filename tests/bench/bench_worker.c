@@ -16,11 +16,15 @@
  * huge pages when a hugetlbfs is mounted with 600 MiB free (as lb-dpdk would
  * run), else from ordinary pages; the first line says which.
  *
+ * The paths take turns run by run; "% of ceiling" is, run by run, the
+ * path's packet rate over the forwarder's in the same round (the forwarder's
+ * cycles per packet over the path's), the median with min and max.
+ *
  * Last, the main lcore's view: how long counting active flows per member
  * (a scan of the whole established-flow table, as lb-dpdk does for each
  * MEMBERS request) takes.
  *
- *   make build/bench/bench_worker && build/bench/bench_worker [flows]
+ *   make build/bench/bench_worker && build/bench/bench_worker [--runs N] [--json FILE] [flows]
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -202,9 +206,18 @@ int main(int argc, char **argv)
 			     huge ? "600" : "1536", "--no-pci", "--no-telemetry", "--log-level=error",
 			     prefix, "-l", "0" };
 	static struct bench_ctx c;
-	double samples[PATH_COUNT][BENCH_RUNS];
+	double samples[PATH_COUNT][BENCH_RUNS_MAX];
+	struct bench_options o;
+	struct bench_json json;
+	int err;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (bench_options_take(&argc, argv, BENCH_RUNS, &o) < 0 || argc > 2) {
+		fprintf(stderr, "usage: bench_worker [--runs N] [--json FILE] [flows]\n"
+				BENCH_OPTIONS_RUNS_USAGE BENCH_OPTIONS_USAGE
+				"  flows        established flows in the table (default 1000000)\n");
+		return 2;
+	}
 	if (rte_eal_init((int)(sizeof(eal_argv) / sizeof(eal_argv[0])), eal_argv) < 0) {
 		fprintf(stderr, "bench_worker: EAL init failed: %s\n", rte_strerror(rte_errno));
 		return 1;
@@ -242,22 +255,51 @@ int main(int argc, char **argv)
 	}
 	uint32_t live = flow_table_count_live(&c.w.flows, c.w.now_s);
 
+	const char *memory = huge ? "huge pages" : "4 KiB pages (no free huge pages mounted)";
+	double hz = (double)rte_get_tsc_hz();
+	if ((err = bench_json_open(&json, o.json_path, "bench_worker", o.runs)) < 0) {
+		fprintf(stderr, "bench_worker: %s: %s\n", o.json_path, strerror(-err));
+		return 1;
+	}
+	bench_json_context(&json, "memory", "%s", memory);
+	bench_json_context(&json, "flow table", "%u entries, %u live flows", c.w.flows.capacity,
+			   live);
+	bench_json_context(&json, "traffic",
+			   "bursts of %d 64-byte TCP/IPv4 frames, %d bursts per run",
+			   WORKER_BURST, ROUNDS);
+	bench_json_context(&json, "TSC", "%.2f GHz", hz / 1e9);
 	bench_print_machine();
 	printf("flow table: %u entries, %u live flows after one SYN for each of %u flows; "
 	       "burst %d, %d bursts per run, median of %d runs; %s\n",
-	       c.w.flows.capacity, live, c.flows, WORKER_BURST, ROUNDS, BENCH_RUNS,
-	       huge ? "huge pages" : "4 KiB pages (no free huge pages mounted)");
-	for (int run = 0; run < BENCH_RUNS; run++)
+	       c.w.flows.capacity, live, c.flows, WORKER_BURST, ROUNDS, o.runs, memory);
+	for (int run = 0; run < o.runs; run++)
 		for (int p = 0; p < PATH_COUNT; p++)
 			samples[p][run] = run_path(&c, (enum path)p, &seq);
 
-	double hz = (double)rte_get_tsc_hz();
-	struct bench_stat base = bench_summarize(samples[PATH_FORWARD], BENCH_RUNS);
-	printf("%-30s %10s %12s %16s\n", "path", "Mpps", "cycles/pkt", "vs ceiling");
+	/* Packet rates, run by run: the figures, and the ratios' terms. */
+	double mpps[PATH_COUNT][BENCH_RUNS_MAX];
+	struct bench_figure figs[PATH_COUNT];
 	for (int p = 0; p < PATH_COUNT; p++) {
-		struct bench_stat s = bench_summarize(samples[p], BENCH_RUNS);
-		printf("%-30s %10.2f %12.1f %15.2fx  (cycles min %.1f max %.1f)\n", path_names[p],
-		       hz / s.median / 1e6, s.median, s.median / base.median, s.min, s.max);
+		for (int run = 0; run < o.runs; run++)
+			mpps[p][run] = hz / samples[p][run] / 1e6;
+		figs[p] = (struct bench_figure){ .name = path_names[p], .unit = "Mpps",
+						 .better = BENCH_HIGHER_BETTER, .runs = o.runs,
+						 .ratio = { 1, 1, 1 } };
+		if (p != PATH_FORWARD) {
+			figs[p].baseline = path_names[PATH_FORWARD];
+			figs[p].ratio_method = BENCH_RATIO_PAIRED;
+			figs[p].ratio = bench_ratio_paired(mpps[p], mpps[PATH_FORWARD], o.runs);
+		}
+	}
+	printf("%-30s %10s %12s %14s %-15s %s\n", "path", "Mpps", "cycles/pkt", "% of ceiling",
+	       "(min..max)", "cycles (min..max)");
+	for (int p = 0; p < PATH_COUNT; p++) {
+		struct bench_stat s = bench_summarize(samples[p], o.runs);
+		figs[p].value = bench_summarize(mpps[p], o.runs);
+		printf("%-30s %10.2f %12.1f %13.1f%% %5.1f..%-8.1f %.1f..%.1f\n", path_names[p],
+		       figs[p].value.median, s.median, figs[p].ratio.median * 100,
+		       figs[p].ratio.min * 100, figs[p].ratio.max * 100, s.min, s.max);
+		bench_json_figure(&json, &figs[p]);
 	}
 	printf("TSC %.2f GHz; counters: flow_hit %lu, flow_new %lu, flow_evicted %lu, kernel "
 	       "queued %u per burst\n",
@@ -266,9 +308,9 @@ int main(int argc, char **argv)
 	       (unsigned long)c.w.counters[COUNTER_FLOW_EVICTED], c.out.kernel_count);
 
 	/* The active-flow count lb-dpdk makes per MEMBERS request. */
-	double scan_ms[BENCH_RUNS];
+	double scan_ms[BENCH_RUNS_MAX];
 	__u64 *active = calloc(c.gen->member_count, sizeof(*active));
-	for (int run = 0; run < BENCH_RUNS; run++) {
+	for (int run = 0; run < o.runs; run++) {
 		memset(active, 0, c.gen->member_count * sizeof(*active));
 		uint64_t t0 = rte_rdtsc();
 		flow_table_count_by_member(&c.w.flows, c.w.now_s, active, c.gen->member_count);
@@ -277,12 +319,16 @@ int main(int argc, char **argv)
 	__u64 counted = 0;
 	for (__u32 m = 0; m < c.gen->member_count; m++)
 		counted += active[m];
-	struct bench_stat scan = bench_summarize(scan_ms, BENCH_RUNS);
+	struct bench_stat scan = bench_summarize(scan_ms, o.runs);
 	printf("active flows per member: scan of %u slots (%llu live, %u members) %.2f ms "
 	       "(min %.2f max %.2f), %.2f ms per million slots\n",
 	       c.w.flows.capacity, (unsigned long long)counted, c.gen->member_count, scan.median,
 	       scan.min, scan.max, scan.median * 1e6 / c.w.flows.capacity);
 	free(active);
+	struct bench_figure scan_fig = { .name = "active flows per member: table scan",
+					 .unit = "ms", .better = BENCH_LOWER_BETTER,
+					 .runs = o.runs, .value = scan };
+	bench_json_figure(&json, &scan_fig);
 	eal_cleanup_all();
-	return 0;
+	return bench_json_close(&json) < 0;
 }

@@ -66,7 +66,11 @@
  * Needs root (BPF, a network namespace); says so and exits 0 otherwise.
  * About 25 s with the defaults:
  *
- *   make build/bench/bench_xdp && build/bench/bench_xdp [-n CALLS_PER_RUN]
+ *   make build/bench/bench_xdp && build/bench/bench_xdp [-n CALLS_PER_RUN] [--json FILE]
+ *
+ * --json FILE writes the figures for the suite too (tests/bench/bench.h):
+ * per path the gross ns/packet with its ratio to the empty program, and the
+ * net ns/packet; only when the counters agree with what was sent.
  */
 #define _GNU_SOURCE /* unshare, CPU_SET */
 #include <arpa/inet.h>
@@ -503,17 +507,26 @@ static void print_stat(int width, int decimals, const struct bench_stat *s, bool
 	printf(" %*.*f %-*s", width, decimals, s->median, last ? 0 : 17, range);
 }
 
+static int usage(const char *prog)
+{
+	fprintf(stderr,
+		"usage: %s [-n CALLS_PER_RUN (at least %d)] [--json FILE]\n" BENCH_OPTIONS_USAGE,
+		prog, BLOCK);
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	__u32 calls = CALLS_DEFAULT;
+	struct bench_options o;
 	int opt;
 
+	/* Runs stay BENCH_RUNS (no --runs): the samples' arrays are sized by it. */
+	if (bench_options_take(&argc, argv, 0, &o) < 0)
+		return usage(argv[0]);
 	while ((opt = getopt(argc, argv, "n:")) != -1) {
-		if (opt != 'n' || (calls = (__u32)strtoul(optarg, NULL, 10)) < BLOCK) {
-			fprintf(stderr, "usage: %s [-n CALLS_PER_RUN (at least %d)]\n", argv[0],
-				BLOCK);
-			return 2;
-		}
+		if (opt != 'n' || (calls = (__u32)strtoul(optarg, NULL, 10)) < BLOCK)
+			return usage(argv[0]);
 	}
 	calls -= calls % BLOCK;
 	if (geteuid() != 0) {
@@ -660,8 +673,41 @@ int main(int argc, char **argv)
 		       paths[p].name, net[p].median, net[p].min, net[p].max, knet[p].median,
 		       target_verdict(&net[p]));
 
+	/* The figures for the suite, only when they are of the paths named. */
+	struct bench_json json;
+	int err = bench_json_open(&json, paths_ok ? o.json_path : NULL, "bench_xdp", BENCH_RUNS);
+	if (err < 0)
+		die("%s: %s", o.json_path, strerror(-err));
+	bench_json_context(&json, "method",
+			   "BPF_PROG_TEST_RUN, repeat = 1, %u calls per run and path in blocks of "
+			   "%d alternating with the baseline's; pinned to CPU %d; BPF JIT %s",
+			   calls, BLOCK, cpu, jit == 1 ? "on" : jit == 0 ? "OFF" : "(unknown)");
+	bench_json_context(&json, "tables",
+			   "flow table of %u (filled first), VIPs of %d backends, rings of %u",
+			   BALANCER_FLOWS_DEFAULT, BACKENDS, MAGLEV_TABLE_SIZE_DEFAULT);
+	bench_json_context(&json, "new flows", "%s",
+			   evicting ? "every insert evicted a flow" : "NOT every insert evicted");
+	bench_json_baseline(&json, paths[PATH_EMPTY].name, "ns/packet", BENCH_LOWER_BETTER,
+			    n_pooled, gross[PATH_EMPTY]);
+	for (int p = PATH_EMPTY + 1; p < PATH_COUNT; p++) {
+		char net_name[96];
+		struct bench_figure g = { .name = paths[p].name, .unit = "ns/packet",
+					  .better = BENCH_LOWER_BETTER, .runs = BENCH_RUNS,
+					  .value = gross[p], .baseline = paths[PATH_EMPTY].name,
+					  .ratio_method = BENCH_RATIO_PAIRED, .ratio = ratio[p] };
+		snprintf(net_name, sizeof(net_name), "%s, net", paths[p].name);
+		struct bench_figure n = { .name = net_name, .unit = "ns/packet net",
+					  .better = BENCH_LOWER_BETTER, .runs = BENCH_RUNS,
+					  .value = net[p] };
+		bench_json_figure(&json, &g);
+		bench_json_figure(&json, &n);
+	}
+	int rc = paths_ok ? 0 : 1;
+	if (bench_json_close(&json) < 0)
+		rc = 1;
+
 	for (int g = PROG_IPIP; g < PROG_COUNT; g++)
 		xdp_close(x[g]);
 	xdp_pass_bpf__destroy(empty);
-	return paths_ok ? 0 : 1;
+	return rc;
 }

@@ -1,0 +1,136 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# The benchmark suite's driver (tests/bench/suite.sh, what `make bench`
+# runs) on the quickest benchmark, bench_maglev with one run: its figures
+# reach results.json with the machine, the date and the commit; the summary
+# table puts the ratio to the baseline before the absolute figure; the PNG
+# is drawn (when gnuplot is installed); a step whose program fails is
+# reported as failed while the others' figures are kept; the system step is
+# skipped, saying why, without lbgen; steps needing root are skipped, not
+# failed, without it; unknown steps and bad BENCH_RUNS are usage errors.
+#
+# No figure is checked against any value: benchmarks are not timed tests.
+# The suite runs in a BUILD directory of its own (a temporary one holding
+# links to the benchmark programs), so that build/bench is left alone. A
+# few seconds; the root-less case runs as nobody when run as root.
+set -u
+
+BUILD=${BUILD:-build}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BENCH_BIN=$(cd "$BUILD/bench" 2>/dev/null && pwd)
+DIR=$(mktemp -d /tmp/fulcrum-bench-suite.XXXXXX)
+. "$ROOT/tests/e2e/report.sh"
+trap 'rm -rf "$DIR"' EXIT
+trap 'exit 1' INT TERM
+PY=/usr/bin/python3
+
+echo "[==========] bench: the suite's driver, its merge, table and plot"
+
+# A BUILD directory for the suite: $1, with bench_maglev linked in.
+make_build() {
+	mkdir -p "$1/bench" && ln -sf "$BENCH_BIN/bench_maglev" "$1/bench/bench_maglev"
+}
+
+# Runs the suite with BUILD=$1 and the rest as steps; output in $1.out,
+# exit status in $1.rc. BENCH_RUNS and BENCH_HUGEPAGES come from the caller.
+suite() {
+	local build=$1
+	shift
+	BUILD=$build bash "$ROOT/tests/bench/suite.sh" "$@" >"$build.out" 2>&1
+	echo $? >"$build.rc"
+}
+
+# Exit 0 when the Python expression $2 is true of results file $1 (as r).
+results_say() {
+	"$PY" -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' "$1" "$2"
+}
+
+show_on_failure() {
+	"$@" || { sed 's/^/  | /' "$B.out" | tail -n 40; return 1; }
+}
+
+[ -x "$BENCH_BIN/bench_maglev" ] ||
+	echo "  $BUILD/bench/bench_maglev is not built (make check builds it)"
+
+# --- one step, one run ---------------------------------------------------------
+B=$DIR/one
+make_build "$B"
+BENCH_RUNS=1 suite "$B" maglev system
+R=$B/bench/results.json
+
+check "the suite ends with status 0 when no step failed" \
+	show_on_failure [ "$(cat "$B.rc")" -eq 0 ]
+check "results.json holds the machine (CPU, cores, kernel), the date and the commit" \
+	results_say "$R" 'all(r["machine"].get(k) for k in ("cpu", "cores", "kernel")) and
+		r["date"] and r["commit"]'
+check "maglev: 8 builds with a ratio paired with its ring write, and 2 baselines, each from 1 run" \
+	results_say "$R" '[s for s in r["steps"] if s["name"] == "maglev" and s["status"] == "ok" and
+		len([f for f in s["figures"] if f["ratio"] and f["ratio"]["method"] == "paired"]) == 8 and
+		len([f for f in s["figures"] if not f["baseline"]]) == 2 and
+		all(f["runs"] == 1 for f in s["figures"] if f["baseline"])]'
+check "every figure has a median within its min..max, and a unit" \
+	results_say "$R" 'all(f["min"] <= f["median"] <= f["max"] and f["unit"]
+		for s in r["steps"] for f in s["figures"])'
+check "the system step is skipped without lbgen, and says so" \
+	results_say "$R" '[s for s in r["steps"] if s["name"] == "system" and
+		s["status"] == "skipped" and "lbgen" in s["reason"]]'
+grep -q '^-- system: skipped: .*lbgen' "$B.out"
+check "the run's output says the system step was skipped and why" [ $? -eq 0 ]
+table_ratio_first() {
+	local header
+	header=$(grep -m1 '^step ' "$B/bench/results.txt")
+	[ -n "$header" ] && [[ $header == *"vs baseline"*"absolute"* ]] &&
+		grep -qE '^maglev +N=1000, M=65537 +[0-9.]+x \(' "$B/bench/results.txt" &&
+		grep -q '^machine: ' "$B/bench/results.txt"
+}
+check "the table shows the ratio before the absolute figure, and the machine" \
+	show_on_failure table_ratio_first
+png_drawn() {
+	if command -v gnuplot >/dev/null; then
+		[ "$(head -c 8 "$B/bench/results.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]
+	else
+		echo "  (gnuplot is not installed: only its absence is reported)"
+		grep -q 'gnuplot is not installed' "$B.out"
+	fi
+}
+check "results.png is a PNG (or the run says gnuplot is missing)" show_on_failure png_drawn
+
+# --- a failing step ------------------------------------------------------------
+B=$DIR/fail
+make_build "$B"
+printf '#!/bin/sh\necho "cannot run"\nexit 3\n' >"$B/bench/bench_pkt"
+chmod +x "$B/bench/bench_pkt"
+BENCH_RUNS=1 suite "$B" pkt maglev
+R=$B/bench/results.json
+check "a failing program makes the suite's status 1" [ "$(cat "$B.rc")" -eq 1 ]
+check "its step is recorded as failed with its exit status, the other step's figures kept" \
+	results_say "$R" '[s["status"] for s in r["steps"]] == ["failed", "ok"] and
+		"exit status 3" in r["steps"][0]["reason"] and r["steps"][1]["figures"]'
+
+# --- without root --------------------------------------------------------------
+B=$DIR/noroot
+if [ "$(id -u)" -eq 0 ]; then
+	chmod 0777 "$DIR"
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+		env BUILD="$B" bash "$ROOT/tests/bench/suite.sh" xdp health >"$B.out" 2>&1
+	echo $? >"$B.rc"
+else
+	suite "$B" xdp health
+fi
+check "without root, xdp and health are skipped (status 0), each saying it needs root" \
+	results_say "$B/bench/results.json" '[(s["name"], s["status"]) for s in r["steps"]] ==
+		[("xdp", "skipped"), ("health", "skipped")] and
+		all("needs root" in s["reason"] for s in r["steps"])'
+check "... and the suite's status is 0" show_on_failure [ "$(cat "$B.rc")" -eq 0 ]
+
+# --- usage errors --------------------------------------------------------------
+B=$DIR/usage
+suite "$B" maglev nosuchstep
+check "an unknown step is a usage error (status 2)" [ "$(cat "$B.rc")" -eq 2 ]
+BENCH_RUNS=0 suite "$B" maglev
+check "BENCH_RUNS=0 is a usage error (status 2)" [ "$(cat "$B.rc")" -eq 2 ]
+
+e2e_summary
