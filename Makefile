@@ -31,6 +31,7 @@ CMOCKA_CFLAGS = $(shell $(PKG_CONFIG) --cflags cmocka)
 CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka)
 BPF_CFLAGS_PC = $(shell $(PKG_CONFIG) --cflags libbpf)
 BPF_LIBS      = $(shell $(PKG_CONFIG) --libs libbpf)
+PCAP_LIBS     = $(shell $(PKG_CONFIG) --libs libpcap)
 DPDK_CFLAGS   = $(shell $(PKG_CONFIG) --cflags libdpdk)
 # rte_vdev_init (lb-dpdk creates its TAP devices) is in a driver library the
 # libdpdk .pc file leaves out.
@@ -79,6 +80,16 @@ LBD_BENCHES := $(BUILD)/bench/bench_health
 # The XDP balancer's benchmark: lbd's loader and an empty test program.
 XDP_BENCHES := $(BUILD)/bench/bench_xdp
 
+# lbgen, the traffic generator: a portable core (flows, frames, the receive
+# parser and accounting, latency, the NDR search, options, reports) that the
+# unit tests link too, and its DPDK program.
+LBGEN_CORE_SRCS := tools/lbgen/flowset.c tools/lbgen/frame.c tools/lbgen/mix.c \
+		   tools/lbgen/rxparse.c tools/lbgen/latency.c tools/lbgen/track.c \
+		   tools/lbgen/ndr.c tools/lbgen/opts.c tools/lbgen/report.c
+LBGEN_CORE_OBJS := $(LBGEN_CORE_SRCS:%.c=$(BUILD)/obj/%.o)
+LBGEN_CORE_SAN_OBJS := $(LBGEN_CORE_SRCS:%.c=$(BUILD)/san/%.o)
+LBGEN := $(BUILD)/lbgen
+
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/bench_*.c))
 PLAIN_BENCHES := $(filter-out $(DPDK_BENCHES) $(LBD_BENCHES) $(XDP_BENCHES),$(BENCHES))
@@ -98,6 +109,11 @@ TEST_BPF_SRCS := $(wildcard tests/bpf/*.bpf.c)
 TEST_BPF_OBJS := $(TEST_BPF_SRCS:tests/bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
 TEST_BPF_SKELS := $(TEST_BPF_SRCS:tests/bpf/%.bpf.c=$(BUILD)/bpf/%.skel.h)
 BPF_TESTS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(wildcard tests/bpf/test_*.c))
+# The guest side of tests/bpf/test_kernel_61.sh, which boots Debian 12's 6.1
+# kernel under qemu: the BPF objects, lbd's XDP loader with the fixtures, and
+# fulcrum-decap, checked inside the virtual machine.
+KERNEL_GUEST := $(BUILD)/guest/kernel_guest
+KERNEL_TESTS := $(wildcard tests/bpf/test_*.sh)
 # End-to-end suites: namespaces, the real daemons, real TCP/UDP (root).
 E2E_TESTS := $(wildcard tests/e2e/test_*.sh)
 # Installation suites: make install, the units, the manuals, the set-up
@@ -110,17 +126,43 @@ BENCH_TESTS := $(wildcard tests/bench/test_*.sh)
 STEPS ?=
 BENCH_RUNS ?=
 
-# What `make install` puts on an edge server (and the GPU nodes' two tools).
-PROGRAMS := $(LBD) $(LB_DPDK) $(LBCTL) $(DECAP) $(AGENT)
+# libFuzzer harnesses of every parser that takes outside input (tests/fuzz,
+# README "Fuzzing"), built with clang: the code under test with coverage
+# instrumentation, AddressSanitizer and UndefinedBehaviorSanitizer, each
+# harness linked with libFuzzer's main. The objects go into one archive, so a
+# harness links only the modules it reaches.
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZERS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+FUZZ_LIB := $(BUILD)/fuzz/libfulcrum.a
+FUZZ_LIB_OBJS := $(CORE_SRCS:%.c=$(BUILD)/fuzz/obj/%.o) $(LBD_CORE_SRCS:%.c=$(BUILD)/fuzz/obj/%.o)
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+# clang has no -Wformat-truncation to silence (and refuses the unknown option).
+FUZZ_CFLAGS = -std=gnu11 $(filter-out -Wno-format-truncation,$(WARNINGS)) -O1 -g $(FUZZ_SAN) \
+	      -fsanitize=fuzzer-no-link -I. -I$(BUILD) -MMD -MP $(CONFIG_CFLAGS) $(BPF_CFLAGS_PC)
+# `make fuzz`: seconds per harness, which harnesses, merge what they found
+# into the committed corpus (1), extra libFuzzer flags.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+FUZZ_MERGE ?= 0
+FUZZ_ARGS ?=
 
-.PHONY: all help deps test check unit-tests bench bench-programs clean format demo programs install uninstall deb
-all: $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) ## Build everything into build/
+# What `make install` puts on an edge server (lbgen among them, for line-rate
+# tests) and the GPU nodes' two tools.
+PROGRAMS := $(LBD) $(LB_DPDK) $(LBCTL) $(DECAP) $(AGENT) $(LBGEN)
+
+.PHONY: all help deps test check unit-tests bench bench-programs clean format demo programs install \
+	uninstall deb fuzz fuzzers
+# (`make help` reads a target's first line: more prerequisites go on another.)
+all: $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) $(LBGEN) $(BENCHES) ## Build everything into build/
+all: $(UNIT_TESTS) $(BPF_TESTS) $(KERNEL_GUEST) $(FUZZERS)
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
 	@echo "  Variables: V=1 (full commands), BUILD=dir, CC, CLANG, CFLAGS, CPPFLAGS, LDFLAGS"
 	@echo "  bench: STEPS=\"worker pkt system xdp maglev health\" (a subset), BENCH_RUNS=N"
+	@echo "  fuzz: FUZZ_SECONDS (60, per harness), FUZZ_TARGETS ($(FUZZ_NAMES)),"
+	@echo "    FUZZ_MERGE=1 (keep new inputs in tests/fuzz/corpus), FUZZ_ARGS (libFuzzer flags)"
 	@echo "  install/uninstall: DESTDIR, PREFIX (/usr/local), bindir, sbindir, sysconfdir,"
 	@echo "    mandir, unitdir, bashcompdir (see README, \"Install on an edge server\")"
 
@@ -131,10 +173,17 @@ test: ## Install what is missing, build, run every test suite
 	$(Q)sh tools/install-deps.sh
 	$(Q)$(MAKE) --no-print-directory check
 
-check: $(UNIT_TESTS) $(BPF_TESTS) $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) \
-       $(BUILD)/bench/bench_maglev ## Run the test suites (no install step)
-	$(Q)BUILD=$(BUILD) sh tests/run-suites.sh $(UNIT_TESTS) $(BPF_TESTS) $(E2E_TESTS) \
-		$(INSTALL_TESTS) $(BENCH_TESTS)
+check: $(UNIT_TESTS) $(BPF_TESTS) $(FUZZERS) $(LBD) $(LBCTL) ## Run the test suites (no install step)
+check: $(LB_DPDK) $(DECAP) $(AGENT) $(LBGEN) $(BUILD)/bench/bench_maglev $(KERNEL_GUEST) \
+       $(BPF_OBJS) $(TEST_BPF_OBJS)
+	$(Q)BUILD=$(BUILD) sh tests/run-suites.sh $(UNIT_TESTS) tests/fuzz/run.sh $(BPF_TESTS) \
+		$(KERNEL_TESTS) $(E2E_TESTS) $(INSTALL_TESTS) $(BENCH_TESTS)
+
+fuzzers: $(FUZZERS) ## Build the libFuzzer harnesses into build/fuzz
+
+fuzz: $(FUZZERS) ## Fuzz each harness for FUZZ_SECONDS (new inputs kept in build/fuzz/work)
+	$(Q)BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_MERGE=$(FUZZ_MERGE) \
+		FUZZ_ARGS="$(FUZZ_ARGS)" sh tests/fuzz/run.sh fuzz $(FUZZ_TARGETS)
 
 demo: ## Install what is missing, build, run the demo (root)
 	$(Q)sh tools/install-deps.sh
@@ -174,9 +223,10 @@ unitdir     ?= $(PREFIX)/lib/systemd/system
 endif
 INSTALL     ?= install
 
-# Daemons and root-only tools go to sbin; fulcrum-agent runs as any user.
+# Daemons and root-only tools go to sbin; fulcrum-agent runs as any user, and
+# lbgen is a test tool (section 1), run by whoever may open the DPDK ports.
 INSTALL_SBIN := $(LBD) $(LB_DPDK) $(LBCTL) $(DECAP) tools/fulcrum-setup
-INSTALL_BIN  := $(AGENT)
+INSTALL_BIN  := $(AGENT) $(LBGEN)
 MAN_PAGES    := $(wildcard tools/man/*.[158])
 UNITS        := lbd.service lb-dpdk.service
 CONF_FILE     = $(DESTDIR)$(sysconfdir)/fulcrum/fulcrum.conf
@@ -250,6 +300,10 @@ $(LB_DPDK): $(BUILD)/dpdk/dataplane/lb_dpdk.o $(DPDK_OBJS) $(CORE_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DPDK_LIBS) $(CONFIG_LIBS) -lpthread
 
+$(LBGEN): $(BUILD)/dpdk/tools/lbgen/lbgen.o $(LBGEN_CORE_OBJS) $(BUILD)/obj/dataplane/pkt.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DPDK_LIBS) $(PCAP_LIBS) $(JSON_LIBS) -lm -lpthread
+
 $(PLAIN_BENCHES): $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(CORE_OBJS)
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D)
@@ -266,6 +320,11 @@ $(XDP_BENCHES): $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(BUILD)/obj/cont
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(BPF_LIBS) $(CONFIG_LIBS) -lm
 
+$(KERNEL_GUEST): $(BUILD)/obj/tests/bpf/kernel_guest.o $(BUILD)/obj/controlplane/xdp.o $(CORE_OBJS)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(BPF_LIBS) $(CONFIG_LIBS) -lm
+
 $(DPDK_BENCHES): $(BUILD)/bench/%: $(BUILD)/dpdk/tests/bench/%.o $(BUILD)/dpdk/dataplane/worker.o \
 		  $(BUILD)/dpdk/dataplane/eal.o \
 		  $(CORE_OBJS)
@@ -273,7 +332,8 @@ $(DPDK_BENCHES): $(BUILD)/bench/%: $(BUILD)/dpdk/tests/bench/%.o $(BUILD)/dpdk/d
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(DPDK_LIBS) $(CONFIG_LIBS) -lm
 
-$(BUILD)/tests/%: $(BUILD)/san/tests/unit/%.o $(CORE_SAN_OBJS) $(LBD_CORE_SAN_OBJS)
+$(BUILD)/tests/%: $(BUILD)/san/tests/unit/%.o $(CORE_SAN_OBJS) $(LBD_CORE_SAN_OBJS) \
+		  $(LBGEN_CORE_SAN_OBJS)
 	$(call msg,LD-SAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(CMOCKA_LIBS) $(CONFIG_LIBS) $(JSON_LIBS) $(HTTP_LIBS) \
@@ -284,6 +344,21 @@ $(BUILD)/tests/test_bpf_%: $(BUILD)/san/tests/bpf/test_bpf_%.o $(CORE_SAN_OBJS) 
 	$(call msg,LD-SAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(CMOCKA_LIBS) $(BPF_LIBS) $(CONFIG_LIBS) -lm
+
+$(BUILD)/fuzz/obj/%.o: %.c
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_LIB): $(FUZZ_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB)
+	$(call msg,LD-FUZZ,$@)
+	$(Q)$(CLANG) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(CONFIG_LIBS) $(JSON_LIBS) \
+		$(HTTP_LIBS) $(BPF_LIBS) -lpthread -lm
 
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c
 	$(call msg,CLANG-BPF,$@)
@@ -300,7 +375,8 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
 $(BUILD)/obj/tools/fulcrum-decap.o: $(BUILD)/bpf/decap.skel.h
-$(BUILD)/obj/controlplane/xdp.o $(BUILD)/san/controlplane/xdp.o: $(BUILD)/bpf/balancer.skel.h
+$(BUILD)/obj/controlplane/xdp.o $(BUILD)/san/controlplane/xdp.o \
+$(BUILD)/fuzz/obj/controlplane/xdp.o: $(BUILD)/bpf/balancer.skel.h
 
 $(DECAP): $(BUILD)/obj/tools/fulcrum-decap.o
 	$(call msg,LD,$@)

@@ -9,8 +9,8 @@
  * kernel; flow table hit on a backend still READY or DRAIN, else the VIP's
  * Maglev ring; encapsulate (IPIP, IP6IP6, 4in6, 6in4, GUE) toward the
  * backend; next hop from bpf_fib_lookup(), cached per CPU and backend for a
- * second; XDP_TX back out the receiving interface or XDP_REDIRECT to the
- * egress one. Every outcome has a per-CPU counter (dataplane/counters.h);
+ * tick (about a second, balancer.h); XDP_TX back out the receiving
+ * interface or XDP_REDIRECT to the egress one. Every outcome has a per-CPU counter (dataplane/counters.h);
  * nothing is printed.
  *
  * Where lb-dpdk and this program differ, because XDP cannot make two packets
@@ -29,7 +29,6 @@
 #define BALANCER_AF_INET6     10
 #define BALANCER_CSUM_CHUNK   512 /* bpf_csum_diff()'s largest input */
 #define BALANCER_CSUM_CHUNKS  20  /* 10 KiB: beyond any jumbo frame */
-#define BALANCER_NS_PER_S     1000000000ull
 #define BALANCER_MEMBER_ABSENT 0 /* enum gen_member_state */
 #define BALANCER_MAX_MTU      0xffff
 
@@ -89,11 +88,12 @@ struct {
 	__uint(max_entries, BALANCER_FLOWS_DEFAULT);
 } flows SEC(".maps");
 
+/* One entry: a packet looks its CPU's counters up once, not once each. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
-	__type(value, __u64);
-	__uint(max_entries, COUNTER_COUNT);
+	__type(value, struct balancer_counters);
+	__uint(max_entries, 1);
 } counters SEC(".maps");
 
 struct {
@@ -125,22 +125,13 @@ struct {
 	__uint(max_entries, 1);
 } scratch SEC(".maps");
 
-static __always_inline void balancer_count_add(__u32 counter, __u64 n)
+static __always_inline int balancer_drop(struct balancer_counters *cnt,
+					 enum pkt_drop_reason reason)
 {
-	__u64 *v = bpf_map_lookup_elem(&counters, &counter);
+	__u32 counter = counter_drop(reason);
 
-	if (v)
-		*v += n;
-}
-
-static __always_inline void balancer_count(__u32 counter)
-{
-	balancer_count_add(counter, 1);
-}
-
-static __always_inline int balancer_drop(enum pkt_drop_reason reason)
-{
-	balancer_count(counter_drop(reason));
+	if (counter < COUNTER_COUNT)
+		cnt->value[counter]++;
 	return XDP_DROP;
 }
 
@@ -180,6 +171,22 @@ static __always_inline __u64 balancer_csum_words(const void *p, __u32 n)
 }
 
 /*
+ * The size argument of bpf_xdp_load_bytes() for a length n the caller has
+ * checked to be in [1, max] (max a power of two). The helper takes no empty
+ * copy, and Linux 6.1's verifier does not learn n >= 1 from a branch on
+ * n != 0 (later ones do): it rejects the call as a possibly zero-sized
+ * access. ((n - 1) & (max - 1)) + 1 is n itself in that range and visibly
+ * in [1, max] to any verifier; barrier_var() (an empty asm) keeps the
+ * compiler from folding it back into n (clang 14 does not, a later one
+ * might).
+ */
+static __always_inline __u32 balancer_load_size(__u32 n, __u32 max)
+{
+	barrier_var(n);
+	return ((n - 1) & (max - 1)) + 1;
+}
+
+/*
  * Adds len bytes of the frame from offset off to a running checksum sum.
  * The bytes are copied out with bpf_xdp_load_bytes() and summed by
  * bpf_csum_diff(), 512 at a time: the verifier would have to walk a loop
@@ -207,7 +214,8 @@ static __always_inline __u64 balancer_csum_frame(struct xdp_md *ctx, __u32 off, 
 		goto fail;
 	__u32 words = len & (BALANCER_CSUM_CHUNK - 4);
 	if (words) {
-		if (bpf_xdp_load_bytes(ctx, off, buf, words))
+		if (bpf_xdp_load_bytes(ctx, off, buf,
+				       balancer_load_size(words, BALANCER_CSUM_CHUNK)))
 			goto fail;
 		sum += (__u32)bpf_csum_diff(0, 0, (__be32 *)buf, words, 0);
 	}
@@ -215,7 +223,7 @@ static __always_inline __u64 balancer_csum_frame(struct xdp_md *ctx, __u32 off, 
 	if (rest) {
 		/* A trailing odd byte is padded with zero (RFC 1071). */
 		__u32 tail = 0;
-		if (bpf_xdp_load_bytes(ctx, off + words, &tail, rest))
+		if (bpf_xdp_load_bytes(ctx, off + words, &tail, balancer_load_size(rest, 4)))
 			goto fail;
 		sum += tail;
 	}
@@ -260,10 +268,10 @@ static __always_inline void balancer_write_ipv4(__u8 *ip, __u8 tos, __u16 total_
 	__builtin_memcpy(ip + 10, &csum, 2);
 }
 
-/* The seconds of CLOCK_MONOTONIC, as lbd reads flow expiry times. */
-static __always_inline __u32 balancer_now_s(void)
+/* CLOCK_MONOTONIC in ticks (balancer.h), as lbd reads flow expiry times. */
+static __always_inline __u32 balancer_now(void)
 {
-	return (__u32)(bpf_ktime_get_coarse_ns() / BALANCER_NS_PER_S);
+	return (__u32)(bpf_ktime_get_coarse_ns() >> BALANCER_TICK_SHIFT);
 }
 
 static __always_inline const struct balancer_member *balancer_member_get(__u32 id)
@@ -273,16 +281,16 @@ static __always_inline const struct balancer_member *balancer_member_get(__u32 i
 	return m && m->state != BALANCER_MEMBER_ABSENT ? m : 0;
 }
 
-/* The ring's choice for a hash: a READY member, or NULL (no backend). */
+/* The ring's choice for the flow: a READY member, or NULL (no backend). */
 static __always_inline const struct balancer_member *balancer_ring_pick(
-	const struct balancer_vip *vip, __u32 hash, __u32 *id)
+	const struct balancer_vip *vip, const struct pkt_info *info, __u32 *id)
 {
 	__u32 ring_index = vip->ring;
 	void *ring = bpf_map_lookup_elem(&rings, &ring_index);
 
 	if (!ring || vip->ring_size == 0)
 		return 0;
-	__u32 slot = flow_hash_ring_slot(hash, vip->ring_size);
+	__u32 slot = flow_hash_ring_slot(pkt_flow_hash(info), vip->ring_size);
 	__u32 *entry = bpf_map_lookup_elem(ring, &slot);
 	if (!entry || *entry == FLOW_NO_BACKEND)
 		return 0;
@@ -290,41 +298,62 @@ static __always_inline const struct balancer_member *balancer_ring_pick(
 	return balancer_member_get(*id);
 }
 
+/* A TCP segment with SYN and not ACK: it always takes the ring's choice. */
+static __always_inline int balancer_opens_flow(const struct pkt_info *info)
+{
+	return info->tuple.proto == PKT_PROTO_TCP &&
+	       (info->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN &&
+	       !(info->flags & PKT_F_ICMP_ERROR);
+}
+
+/* The packet's live flow-table entry, or NULL (none, stale, or a SYN). */
+static __always_inline struct balancer_flow *balancer_flow_find(const struct pkt_info *info,
+								 __u32 now)
+{
+	struct balancer_flow *flow;
+
+	if (balancer_opens_flow(info))
+		return 0;
+	flow = bpf_map_lookup_elem(&flows, &info->tuple);
+	if (flow && flow->expires <= now)
+		return 0; /* stale: the flow is new again */
+	return flow;
+}
+
+static __always_inline __u32 balancer_flow_expires(const struct pkt_info *info,
+						   const struct balancer_params *prm, __u32 now)
+{
+	return now + (info->tuple.proto == PKT_PROTO_TCP ? prm->tcp_idle_ticks
+							 : prm->udp_idle_ticks);
+}
+
 /*
  * Which backend a VIP packet goes to, as worker_choose() decides: known
- * flows keep their backend while it is READY or DRAIN; a TCP SYN always
- * takes the ring's choice; ICMP errors follow the flow they quote but never
- * create one.
+ * flows (flow, from balancer_flow_find()) keep their backend while it is
+ * READY or DRAIN; a TCP SYN always takes the ring's choice; ICMP errors
+ * follow the flow they quote but never create one.
  */
 static __always_inline const struct balancer_member *balancer_choose(
-	const struct pkt_info *info, const struct balancer_vip *vip,
-	const struct balancer_params *prm, __u32 hash, __u32 *id)
+	struct balancer_counters *cnt, const struct pkt_info *info, const struct balancer_vip *vip,
+	const struct balancer_params *prm, struct balancer_flow *flow, __u32 now,
+	__u32 *id)
 {
-	const int tcp = info->tuple.proto == PKT_PROTO_TCP;
 	const int icmp_error = (info->flags & PKT_F_ICMP_ERROR) != 0;
-	const __u32 now = balancer_now_s();
-	const __u32 expires = now + (tcp ? prm->tcp_idle_timeout_s : prm->udp_idle_timeout_s);
-	struct balancer_flow *flow = 0;
+	const __u32 expires = balancer_flow_expires(info, prm, now);
 	const struct balancer_member *m;
 
-	if (!(tcp && (info->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN &&
-	      !icmp_error)) {
-		flow = bpf_map_lookup_elem(&flows, &info->tuple);
-		if (flow && flow->expires_s <= now)
-			flow = 0; /* stale: the flow is new again */
-		if (flow) {
-			flow->expires_s = expires;
-			*id = flow->member;
-			m = balancer_member_get(*id);
-			/* The VIP check guards against an id that lbd, restarted,
-			 * could not adopt and gave to another VIP's backend. */
-			if (m && m->vip == vip->id) {
-				balancer_count(COUNTER_FLOW_HIT);
-				return m;
-			}
+	if (flow) {
+		flow->expires = expires;
+		*id = flow->member;
+		m = balancer_member_get(*id);
+		/* The VIP check guards against an id that lbd, restarted,
+		 * could not adopt and gave to another VIP's backend. */
+		if (m && m->vip == vip->id) {
+			cnt->value[COUNTER_FLOW_HIT]++;
+			return m;
 		}
 	}
-	m = balancer_ring_pick(vip, hash, id);
+	m = balancer_ring_pick(vip, info, id);
 	if (!m || icmp_error)
 		return m;
 	struct balancer_member_stats *ms = bpf_map_lookup_elem(&member_stats, id);
@@ -332,30 +361,30 @@ static __always_inline const struct balancer_member *balancer_choose(
 		ms->flows_new++;
 	if (flow) {
 		flow->member = *id;
-		balancer_count(COUNTER_FLOW_MOVED);
+		cnt->value[COUNTER_FLOW_MOVED]++;
 		return m;
 	}
-	struct balancer_flow fresh = { .member = *id, .expires_s = expires };
+	struct balancer_flow fresh = { .member = *id, .expires = expires };
 	bpf_map_update_elem(&flows, &info->tuple, &fresh, BPF_ANY);
-	balancer_count(COUNTER_FLOW_NEW);
+	cnt->value[COUNTER_FLOW_NEW]++;
 	return m;
 }
 
 /*
  * Where member id's packets go next, from this CPU's cache or, once a
- * second, from the FIB: the egress interface, MACs and path MTU toward the
+ * tick, from the FIB: the egress interface, MACs and path MTU toward the
  * backend. Returns NULL while there is no route or no neighbour (the
  * kernel resolves neighbours as lbd's health checks reach the backend).
  */
 static __always_inline const struct balancer_nexthop *balancer_nexthop(
-	struct xdp_md *ctx, __u32 id, const struct balancer_member *m, const __u8 *frame_dst_mac)
+	struct xdp_md *ctx, __u32 id, const struct balancer_member *m, const __u8 *frame_dst_mac,
+	__u32 now)
 {
 	struct balancer_nexthop *nh = bpf_map_lookup_elem(&nexthops, &id);
-	const __u32 now = balancer_now_s();
 
 	if (!nh)
 		return 0;
-	if (nh->checked_s == now && nh->addr[0] == m->addr[0] && nh->addr[1] == m->addr[1] &&
+	if (nh->checked == now && nh->addr[0] == m->addr[0] && nh->addr[1] == m->addr[1] &&
 	    nh->addr[2] == m->addr[2] && nh->addr[3] == m->addr[3])
 		return nh->valid ? nh : 0;
 
@@ -363,7 +392,7 @@ static __always_inline const struct balancer_nexthop *balancer_nexthop(
 	long rc;
 	__u16 mtu = BALANCER_MAX_MTU;
 
-	nh->checked_s = now;
+	nh->checked = now;
 	__builtin_memcpy(nh->addr, m->addr, sizeof(nh->addr));
 	nh->valid = 0;
 	/* First the path MTU: asked with the largest length, the FIB answers
@@ -425,7 +454,7 @@ static __always_inline int balancer_trim(struct xdp_md *ctx, __u32 frame_length)
  * (the fixture tests compare them). Returns 0, or a drop reason.
  */
 static __always_inline int balancer_encap(struct xdp_md *ctx, const struct pkt_info *info,
-					  const struct pkt_encap_params *p, __u32 hash)
+					  const struct pkt_encap_params *p)
 {
 	const __u16 l2_len = pkt_l2_length(p->has_vlan);
 	const __u16 overhead = pkt_encap_overhead(p);
@@ -433,6 +462,11 @@ static __always_inline int balancer_encap(struct xdp_md *ctx, const struct pkt_i
 	const __u8 inner_proto = inner_family == FLOW_FAMILY_IPV4 ? PKT_PROTO_IPIP : PKT_PROTO_IPV6;
 	const __u8 outer_proto = p->type == PKT_ENCAP_GUE ? PKT_PROTO_UDP : inner_proto;
 	const __u16 ip_len = p->outer_family == FLOW_FAMILY_IPV4 ? PKT_IPV4_HLEN : PKT_IPV6_HLEN;
+	/* Only an IPv6 flow label and a GUE source port carry the flow hash:
+	 * an established IPv4 flow over IPIP never computes it. */
+	const __u32 hash = p->outer_family == FLOW_FAMILY_IPV6 || p->type == PKT_ENCAP_GUE
+				   ? pkt_flow_hash(info)
+				   : 0;
 	__u16 inner_id = 0;
 
 	if (balancer_trim(ctx, (__u32)info->l3_offset + info->l3_length))
@@ -607,34 +641,23 @@ static __always_inline int balancer_too_big(struct xdp_md *ctx, const struct pkt
 	return 0;
 }
 
-/* Tunnels one VIP packet toward its backend, or answers or drops it. */
-static __always_inline int balancer_forward(struct xdp_md *ctx, const struct pkt_info *info,
-					    const struct balancer_vip *vip, __u32 hash)
+/* Tunnels one VIP packet toward member id (m), or answers or drops it. */
+static __always_inline int balancer_send(struct xdp_md *ctx, struct balancer_counters *cnt,
+					 const struct pkt_info *info,
+					 const struct balancer_params *prm,
+					 const struct balancer_member *m, __u32 id, __u32 now)
 {
-	__u32 zero = 0, id = 0;
-	const struct balancer_params *prm = bpf_map_lookup_elem(&params, &zero);
-	const struct balancer_member *m;
 	const struct balancer_nexthop *nh;
 	struct pkt_encap_params p;
 	__u8 frame_dst_mac[6];
 	const __u8 *frame = (const __u8 *)(long)ctx->data;
 
-	if (!prm || !prm->encap)
-		return balancer_drop(PKT_DROP_NO_BACKEND);
 	if (frame + 6 > (const __u8 *)(long)ctx->data_end)
-		return balancer_drop(PKT_DROP_TRUNCATED);
+		return balancer_drop(cnt, PKT_DROP_TRUNCATED);
 	__builtin_memcpy(frame_dst_mac, frame, 6);
-	m = balancer_choose(info, vip, prm, hash, &id);
-	if (!m) {
-		__u32 vip_id = vip->id;
-		__u64 *drops = bpf_map_lookup_elem(&vip_drops, &vip_id);
-		if (drops)
-			*drops += 1;
-		return balancer_drop(PKT_DROP_NO_BACKEND);
-	}
-	nh = balancer_nexthop(ctx, id, m, frame_dst_mac);
+	nh = balancer_nexthop(ctx, id, m, frame_dst_mac, now);
 	if (!nh)
-		return balancer_drop(PKT_DROP_NO_ROUTE);
+		return balancer_drop(cnt, PKT_DROP_NO_ROUTE);
 
 	p.type = prm->encap;
 	p.outer_family = m->family;
@@ -650,15 +673,15 @@ static __always_inline int balancer_forward(struct xdp_md *ctx, const struct pkt
 		p.outer_src[0] = prm->encap_source_v4;
 		p.outer_src[1] = p.outer_src[2] = p.outer_src[3] = 0;
 		if (!p.outer_src[0])
-			return balancer_drop(PKT_DROP_NO_ROUTE);
+			return balancer_drop(cnt, PKT_DROP_NO_ROUTE);
 	} else {
 		__builtin_memcpy(p.outer_src, prm->encap_source_v6, sizeof(p.outer_src));
 		if (!(p.outer_src[0] | p.outer_src[1] | p.outer_src[2] | p.outer_src[3]))
-			return balancer_drop(PKT_DROP_NO_ROUTE);
+			return balancer_drop(cnt, PKT_DROP_NO_ROUTE);
 	}
 	__u32 egress = nh->ifindex;
 	if (info->flags & PKT_F_ICMP_ERROR)
-		balancer_count(COUNTER_ICMP_FORWARDED);
+		cnt->value[COUNTER_ICMP_FORWARDED]++;
 
 	switch (pkt_encap_check(info, &p)) {
 	case PKT_ENCAP_OK:
@@ -666,26 +689,26 @@ static __always_inline int balancer_forward(struct xdp_md *ctx, const struct pkt
 	case PKT_ENCAP_TOO_BIG_REPLY: {
 		int why = balancer_too_big(ctx, info, pkt_encap_inner_mtu(&p));
 		if (why)
-			return balancer_drop((enum pkt_drop_reason)why);
-		balancer_count(COUNTER_TOO_BIG_SENT);
-		balancer_count(COUNTER_TX_PACKETS);
-		balancer_count_add(COUNTER_TX_BYTES, (__u64)(ctx->data_end - ctx->data));
+			return balancer_drop(cnt, (enum pkt_drop_reason)why);
+		cnt->value[COUNTER_TOO_BIG_SENT]++;
+		cnt->value[COUNTER_TX_PACKETS]++;
+		cnt->value[COUNTER_TX_BYTES] += (__u64)(ctx->data_end - ctx->data);
 		return XDP_TX;
 	}
 	default: /* TOO_BIG_FRAGMENT too: XDP makes no second packet */
-		return balancer_drop(PKT_DROP_TOO_BIG);
+		return balancer_drop(cnt, PKT_DROP_TOO_BIG);
 	}
 
-	int why = balancer_encap(ctx, info, &p, hash);
+	int why = balancer_encap(ctx, info, &p);
 	if (why)
-		return balancer_drop((enum pkt_drop_reason)why);
+		return balancer_drop(cnt, (enum pkt_drop_reason)why);
 	struct balancer_member_stats *ms = bpf_map_lookup_elem(&member_stats, &id);
 	if (ms) {
 		ms->packets++;
 		ms->bytes += info->l3_length;
 	}
-	balancer_count(COUNTER_TX_PACKETS);
-	balancer_count_add(COUNTER_TX_BYTES, (__u64)(ctx->data_end - ctx->data));
+	cnt->value[COUNTER_TX_PACKETS]++;
+	cnt->value[COUNTER_TX_BYTES] += (__u64)(ctx->data_end - ctx->data);
 	if (egress == ctx->ingress_ifindex)
 		return XDP_TX;
 	return (int)bpf_redirect(egress, 0);
@@ -711,6 +734,32 @@ static __always_inline const struct balancer_vip *balancer_vip_find(const struct
 	return vip;
 }
 
+/*
+ * Tunnels one packet for a VIP toward its backend, or answers or drops it.
+ * flow: the packet's live flow-table entry (balancer_flow_find()) or NULL.
+ */
+static __always_inline int balancer_forward(struct xdp_md *ctx, struct balancer_counters *cnt,
+					    const struct pkt_info *info,
+					    const struct balancer_vip *vip,
+					    const struct balancer_params *prm,
+					    struct balancer_flow *flow, __u32 now)
+{
+	const struct balancer_member *m;
+	__u32 id = 0;
+
+	if (!prm->encap)
+		return balancer_drop(cnt, PKT_DROP_NO_BACKEND); /* no tables published yet */
+	m = balancer_choose(cnt, info, vip, prm, flow, now, &id);
+	if (!m) {
+		__u32 vip_id = vip->id;
+		__u64 *drops = bpf_map_lookup_elem(&vip_drops, &vip_id);
+		if (drops)
+			*drops += 1;
+		return balancer_drop(cnt, PKT_DROP_NO_BACKEND);
+	}
+	return balancer_send(ctx, cnt, info, prm, m, id, now);
+}
+
 SEC("xdp")
 int fulcrum_balancer(struct xdp_md *ctx)
 {
@@ -719,23 +768,33 @@ int fulcrum_balancer(struct xdp_md *ctx)
 	const struct balancer_vip *vip;
 	struct pkt_info info;
 	enum pkt_verdict verdict;
+	enum pkt_drop_reason why;
+	__u32 zero = 0;
+	struct balancer_counters *cnt = bpf_map_lookup_elem(&counters, &zero);
+	const struct balancer_params *prm = bpf_map_lookup_elem(&params, &zero);
 
-	balancer_count(COUNTER_RX_PACKETS);
-	balancer_count_add(COUNTER_RX_BYTES, (__u64)(data_end - data));
+	if (!cnt || !prm)
+		return XDP_PASS; /* cannot happen: entry 0 of an array */
+	cnt->value[COUNTER_RX_PACKETS]++;
+	cnt->value[COUNTER_RX_BYTES] += (__u64)(data_end - data);
 	verdict = pkt_parse(data, data_end, &info);
 	if (verdict == PKT_VERDICT_DROP)
-		return balancer_drop((enum pkt_drop_reason)info.drop_reason);
+		return balancer_drop(cnt, (enum pkt_drop_reason)info.drop_reason);
 	if (verdict != PKT_VERDICT_CANDIDATE)
 		goto kernel;
+
 	vip = balancer_vip_find(&info);
 	if (!vip)
 		goto kernel;
-	enum pkt_drop_reason why = pkt_vip_check(&info);
+	why = pkt_vip_check(&info);
 	if (why != PKT_DROP_NONE)
-		return balancer_drop(why);
-	return balancer_forward(ctx, &info, vip, pkt_flow_hash(&info));
+		return balancer_drop(cnt, why);
+	/* One clock read per packet: the flow table and the next-hop cache
+	 * share it. */
+	const __u32 now = balancer_now();
+	return balancer_forward(ctx, cnt, &info, vip, prm, balancer_flow_find(&info, now), now);
 kernel:
-	balancer_count(COUNTER_KERNEL_PACKETS);
+	cnt->value[COUNTER_KERNEL_PACKETS]++;
 	return XDP_PASS;
 }
 

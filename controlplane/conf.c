@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <libconfig.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -378,11 +379,34 @@ static int conf_parse_listen(const char *text, struct conf_addr *addr, __u16 *po
 	return 0;
 }
 
+/* A group name that must exist on this machine: its id goes in out. */
+static void conf_get_group(struct conf_ctx *ctx, const config_setting_t *group, const char *path,
+			   const char *key, struct conf_group *out)
+{
+	char full[CONF_PATH_MAX];
+	config_setting_t *s =
+		conf_get_string(ctx, group, path, key, false, out->name, sizeof(out->name));
+
+	if (!s || !out->name[0])
+		return;
+	errno = 0;
+	const struct group *gr = getgrnam(out->name);
+	if (!gr) {
+		conf_path_join(full, sizeof(full), path, key);
+		conf_error(ctx, s, full, "group \"%s\" does not exist%s%s", out->name,
+			   errno ? ": " : "", errno ? strerror(errno) : "");
+		out->name[0] = '\0';
+		return;
+	}
+	out->gid = (__u32)gr->gr_gid;
+}
+
 static void conf_load_global(struct conf_ctx *ctx, const config_setting_t *root,
 			       struct conf_global *g)
 {
-	static const char *const keys[] = { "control_socket", "state_file", "metrics_listen",
-					    "log_level", NULL };
+	static const char *const keys[] = { "control_socket", "control_socket_group",
+					    "readonly_socket", "readonly_socket_group",
+					    "state_file", "metrics_listen", "log_level", NULL };
 	static const char *const levels[] = { "error", "warning", "info", "debug", NULL };
 	int level = CONF_LOG_INFO;
 
@@ -393,11 +417,23 @@ static void conf_load_global(struct conf_ctx *ctx, const config_setting_t *root,
 	g->log_level = CONF_LOG_INFO;
 
 	config_setting_t *s = conf_member(ctx, root, "", "global", CONFIG_TYPE_GROUP, false);
-	if (!s)
+	if (!s) {
+		conf_readonly_socket_default(g->control_socket, g->readonly_socket,
+					     sizeof(g->readonly_socket));
 		return;
+	}
 	conf_check_keys(ctx, s, "global", keys);
 	/* sun_path holds 108 bytes. */
 	conf_get_string(ctx, s, "global", "control_socket", false, g->control_socket, 108);
+	conf_get_group(ctx, s, "global", "control_socket_group", &g->control_socket_group);
+	if (!conf_get_string(ctx, s, "global", "readonly_socket", false, g->readonly_socket, 108))
+		conf_readonly_socket_default(g->control_socket, g->readonly_socket,
+					     sizeof(g->readonly_socket));
+	conf_get_group(ctx, s, "global", "readonly_socket_group", &g->readonly_socket_group);
+	if (g->readonly_socket[0] && strcmp(g->readonly_socket, g->control_socket) == 0)
+		conf_error(ctx, config_setting_get_member(s, "readonly_socket"),
+			     "global.readonly_socket", "\"%s\" is also the control_socket",
+			     g->readonly_socket);
 	conf_get_string(ctx, s, "global", "state_file", false, g->state_file,
 			  sizeof(g->state_file));
 	config_setting_t *m = conf_get_string(ctx, s, "global", "metrics_listen", false,
@@ -616,7 +652,7 @@ static void conf_load_dataplane(struct conf_ctx *ctx, const config_setting_t *ro
 
 	d->mode = CONF_MODE_AUTO;
 	d->encap = PKT_ENCAP_IPIP;
-	d->gue_port = 6080;
+	d->gue_port = PKT_GUE_PORT_DEFAULT;
 	d->flow_table_size = 1048576;
 	d->tcp_idle_timeout_s = 300;
 	d->udp_idle_timeout_s = 30;
@@ -858,7 +894,9 @@ void conf_destroy(struct conf *cfg)
 	free(cfg);
 }
 
-struct conf *conf_load(const char *path, struct conf_errors *errors)
+/* conf_load() of the file at path, or with text of conf_load_string(). */
+static struct conf *conf_load_from(const char *path, const char *text,
+				   struct conf_errors *errors)
 {
 	static const char *const top_keys[] = { "global", "dataplane", "health_defaults", "vips",
 						NULL };
@@ -874,7 +912,7 @@ struct conf *conf_load(const char *path, struct conf_errors *errors)
 	}
 	snprintf(cfg->source, sizeof(cfg->source), "%s", path);
 	config_init(&lc);
-	if (!config_read_file(&lc, path)) {
+	if (!(text ? config_read_string(&lc, text) : config_read_file(&lc, path))) {
 		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
 			snprintf(errors->messages[errors->count++], CONF_ERROR_LEN,
 				 "%s: cannot read: %s", path, strerror(errno ? errno : ENOENT));
@@ -906,6 +944,16 @@ fail:
 	conf_destroy(cfg);
 	errno = EINVAL;
 	return NULL;
+}
+
+struct conf *conf_load(const char *path, struct conf_errors *errors)
+{
+	return conf_load_from(path, NULL, errors);
+}
+
+struct conf *conf_load_string(const char *text, const char *name, struct conf_errors *errors)
+{
+	return conf_load_from(name, text, errors);
 }
 
 bool conf_dataplane_restart_equal(const struct conf_dataplane *a, const struct conf_dataplane *b)

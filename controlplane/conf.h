@@ -9,6 +9,8 @@
 #define FULCRUM_CONF_H
 
 #include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
 #include <linux/types.h>
 
 #include "dataplane/pkt.h"
@@ -132,8 +134,18 @@ struct conf_dataplane {
 	struct conf_xdp xdp;
 };
 
+/* A group that may use a control socket: its name and id (resolved when
+ * the file is loaded, so a typo is an error at its line). */
+struct conf_group {
+	char name[64]; /* "" = none: only root and lbd's own user */
+	__u32 gid;
+};
+
 struct conf_global {
 	char control_socket[CONF_PATH_MAX];
+	struct conf_group control_socket_group;
+	char readonly_socket[CONF_PATH_MAX]; /* "" = none; default: see below */
+	struct conf_group readonly_socket_group;
 	char state_file[CONF_PATH_MAX];
 	char metrics_listen[CONF_PATH_MAX]; /* as written; "" = no endpoint */
 	struct conf_addr metrics_addr;      /* parsed from metrics_listen */
@@ -162,7 +174,32 @@ struct conf_errors {
  * errno set (EINVAL: the file is invalid, errors holds every message; ENOMEM)
  * and nothing else changed — a caller keeps running its old config.
  */
+/*
+ * The read-only socket's default, beside the control socket: "X.sock" gives
+ * "X-ro.sock", anything else "X-ro" (or "" when that would not fit
+ * sun_path). lbctl derives its -r default from -s the same way.
+ */
+static inline void conf_readonly_socket_default(const char *control_socket, char *out,
+						size_t size)
+{
+	size_t len = strlen(control_socket);
+
+	if (len >= 5 && strcmp(control_socket + len - 5, ".sock") == 0)
+		snprintf(out, size, "%.*s-ro.sock", (int)(len - 5), control_socket);
+	else
+		snprintf(out, size, "%s-ro", control_socket);
+	if (strlen(out) >= 108)
+		out[0] = '\0'; /* no room in sun_path for it: none by default */
+}
+
 struct conf *conf_load(const char *path, struct conf_errors *errors);
+
+/*
+ * The same for a whole file's text already in memory (the fuzzer's entry
+ * point; no file is opened, except by an @include in text). name stands for
+ * the file in messages and in cfg->source.
+ */
+struct conf *conf_load_string(const char *text, const char *name, struct conf_errors *errors);
 
 void conf_destroy(struct conf *cfg);
 

@@ -163,6 +163,9 @@ int config_dump(const struct conf *cfg, const struct model *m, char **text, char
 	config_setting_t *root = config_root_setting(&lc);
 	config_setting_t *g = config_setting_add(root, "global", CONFIG_TYPE_GROUP);
 	config_dump_str(g, "control_socket", cfg->global.control_socket);
+	config_dump_str(g, "control_socket_group", cfg->global.control_socket_group.name);
+	config_dump_str(g, "readonly_socket", cfg->global.readonly_socket);
+	config_dump_str(g, "readonly_socket_group", cfg->global.readonly_socket_group.name);
 	config_dump_str(g, "state_file", cfg->global.state_file);
 	config_dump_str(g, "metrics_listen", cfg->global.metrics_listen);
 	config_dump_str(g, "log_level", levels[cfg->global.log_level]);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* lbd's control socket and its commands (controlplane/ctl.h). */
-#define _GNU_SOURCE /* accept4 */
+#define _GNU_SOURCE /* accept4, struct ucred */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -43,6 +43,8 @@ const char *ctl_error_code(int err)
 		return "too_big";
 	case -EPERM:
 		return "denied";
+	case -EACCES:
+		return "forbidden";
 	case -EMSGSIZE:
 		return "request_too_long";
 	default:
@@ -726,13 +728,70 @@ static const ctl_handler ctl_handlers[CTL_CMD_COUNT] = {
 	[CTL_CMD_HELP] = ctl_cmd_help,
 };
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
+ * forms, surrogates or code points above U+10FFFF), or 0. */
+static size_t ctl_utf8_sequence(const unsigned char *p)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, lo = p[0] == 0xe0 ? 0xa0 : 0x80, hi = p[0] == 0xed ? 0x9f : 0xbf;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, lo = p[0] == 0xf0 ? 0x90 : 0x80, hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+	else
+		return 0;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/*
+ * text as valid UTF-8 in buf, which JSON strings must be (jansson packs
+ * nothing else): a byte outside a well-formed sequence is written \xNN.
+ * Error messages quote words of the request, which may be any bytes and are
+ * cut to a length that may split a character.
+ */
+static const char *ctl_utf8_clean(const char *text, char *buf, size_t size)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	size_t used = 0;
+
+	while (*p && used + 5 <= size) {
+		size_t n = ctl_utf8_sequence(p);
+		if (n == 0) {
+			used += (size_t)snprintf(buf + used, size - used, "\\x%02x", *p++);
+			continue;
+		}
+		memcpy(buf + used, p, n);
+		used += n;
+		p += n;
+	}
+	buf[used] = '\0';
+	return buf;
+}
+
 static json_t *ctl_error_reply(int rc, const char *message)
 {
+	char clean[4 * 2048 + 8];
+
 	return json_pack("{s:b,s:{s:s,s:s}}", "ok", 0, "error", "code", ctl_error_code(rc),
-			 "message", message);
+			 "message", ctl_utf8_clean(message, clean, sizeof(clean)));
 }
 
 json_t *ctl_execute(struct lbd *d, char *line, bool *monitor)
+{
+	return ctl_execute_as(d, line, false, monitor);
+}
+
+json_t *ctl_execute_as(struct lbd *d, char *line, bool read_only, bool *monitor)
 {
 	char *words[CTL_WORDS_MAX];
 	char err[2048] = "";
@@ -745,6 +804,12 @@ json_t *ctl_execute(struct lbd *d, char *line, bool *monitor)
 		return ctl_error_reply(-EINVAL, err);
 	if (ctl_grammar_parse(n, words, &req, err, sizeof(err)))
 		return ctl_error_reply(-EINVAL, err);
+	if (read_only && !req.cmd->read_only) {
+		snprintf(err, sizeof(err),
+			 "`%s%s%s` changes lbd: not on the read-only socket (use the control socket)",
+			 req.cmd->object, req.cmd->verb ? " " : "", req.cmd->verb ? req.cmd->verb : "");
+		return ctl_error_reply(-EACCES, err);
+	}
 	int rc = ctl_handlers[req.cmd->id](d, &req, &result, err, sizeof(err));
 	if (rc) {
 		json_decref(result);
@@ -758,8 +823,18 @@ json_t *ctl_execute(struct lbd *d, char *line, bool *monitor)
 
 /* ---- the socket server ---- */
 
+/* A listening socket: the control socket, or the read-only one. */
+struct ctl_listener {
+	int fd;
+	bool read_only;
+	struct conf_group group; /* may connect besides root and lbd's user */
+	struct conf_group also;  /* read-only socket: control_socket_group too */
+	char path[108];
+};
+
 struct ctl_client {
 	int fd;
+	bool read_only; /* came through the read-only socket */
 	bool monitor;
 	bool closing; /* close once the output is flushed */
 	__u64 last_ms;
@@ -772,15 +847,25 @@ struct ctl_client {
 
 struct ctl_server {
 	struct lbd *d;
-	int listen_fd, epoll_fd;
-	char path[108];
+	struct ctl_listener listeners[2]; /* control socket, read-only socket */
+	__u32 listener_count;
+	int epoll_fd;
 	struct ctl_client *clients;
 	__u32 client_count;
 	__u64 refused;
+	__u64 forbidden, forbidden_logged; /* clients refused on credentials */
+	__u64 forbidden_log_ms;
+	/* The client whose request is running: the request's events reach it
+	 * too when it is a monitor, and it must outlive them (ctl_broadcast). */
+	struct ctl_client *serving;
 };
 
 static void ctl_client_close(struct ctl_server *s, struct ctl_client *c)
 {
+	/* Deregistered before the close: a copy of the descriptor elsewhere
+	 * (a forked child's) would keep it in the epoll set, and its events
+	 * would name freed memory. */
+	epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -883,7 +968,9 @@ static void ctl_client_input(struct ctl_server *s, struct ctl_client *c)
 			size_t len = (size_t)(nl - c->in);
 			bool monitor = false;
 			*nl = '\0';
-			json_t *reply = ctl_execute(s->d, c->in, &monitor);
+			s->serving = c;
+			json_t *reply = ctl_execute_as(s->d, c->in, c->read_only, &monitor);
+			s->serving = NULL;
 			ctl_client_reply(s, c, reply);
 			c->monitor |= monitor;
 			memmove(c->in, nl + 1, c->in_len - len - 1);
@@ -902,25 +989,111 @@ static void ctl_client_input(struct ctl_server *s, struct ctl_client *c)
 		/* The last line had no newline: the end of the stream ends it. */
 		bool monitor;
 		c->in[c->in_len] = '\0';
-		ctl_client_reply(s, c, ctl_execute(s->d, c->in, &monitor));
+		s->serving = c;
+		json_t *reply = ctl_execute_as(s->d, c->in, c->read_only, &monitor);
+		s->serving = NULL;
+		ctl_client_reply(s, c, reply);
 		c->in_len = 0;
 	}
 	ctl_client_flush(s, c);
 }
 
-static void ctl_accept(struct ctl_server *s)
+/* Whether gid is in the peer's groups (SO_PEERGROUPS: supplementary). */
+static bool ctl_peer_in_group(int fd, const struct ucred *cred, __u32 gid)
+{
+	gid_t stack[64], *groups = stack;
+	socklen_t len = sizeof(stack);
+	bool found = false;
+
+	if (cred->gid == gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+		if (errno != ERANGE || !(groups = malloc(len)))
+			return false;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+			len = 0;
+	}
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		found |= groups[i] == gid;
+	if (groups != stack)
+		free(groups);
+	return found;
+}
+
+/*
+ * Whether the peer on fd may use listener l: root, lbd's own user, or a
+ * member of the socket's group. The file's mode says the same; this holds
+ * when the mode has been loosened, or a connected socket handed on.
+ */
+static bool ctl_peer_allowed(const struct ctl_listener *l, int fd, char *why, size_t why_size)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		snprintf(why, why_size, "no peer credentials: %s", strerror(errno));
+		return false;
+	}
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return true;
+	if (l->group.name[0] && ctl_peer_in_group(fd, &cred, l->group.gid))
+		return true;
+	if (l->also.name[0] && ctl_peer_in_group(fd, &cred, l->also.gid))
+		return true;
+	char groups[160] = "";
+	if (l->group.name[0] && l->also.name[0])
+		snprintf(groups, sizeof(groups), ", nor in group %s or %s", l->group.name,
+			 l->also.name);
+	else if (l->group.name[0] || l->also.name[0])
+		snprintf(groups, sizeof(groups), ", nor in group %s",
+			 l->group.name[0] ? l->group.name : l->also.name);
+	snprintf(why, why_size, "uid %u (pid %d) is neither root nor lbd's user%s", cred.uid,
+		 cred.pid, groups);
+	return false;
+}
+
+/* Turns a client away with a one-line error reply (best effort). */
+static void ctl_turn_away(int fd, const char *code, const char *message)
+{
+	json_t *reply = json_pack("{s:b,s:{s:s,s:s}}", "ok", 0, "error", "code", code, "message",
+				  message);
+	char *text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+
+	if (text) {
+		size_t len = strlen(text);
+		text[len] = '\n'; /* json_dumps leaves room: it wrote the NUL there */
+		if (send(fd, text, len + 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+			/* The client is gone or its buffer full: nothing to tell. */
+		}
+	}
+	free(text);
+	json_decref(reply);
+	close(fd);
+}
+
+static void ctl_accept(struct ctl_server *s, const struct ctl_listener *l)
 {
 	for (;;) {
-		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
 		if (s->client_count >= CTL_CLIENTS_MAX) {
-			static const char busy[] = "{\"ok\":false,\"error\":{\"code\":\"busy\",\"message\":"
-						   "\"too many control clients\"}}\n";
-			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-				s->refused++;
-			close(fd);
+			ctl_turn_away(fd, "busy", "too many control clients");
 			s->refused++;
+			continue;
+		}
+		char why[256];
+		if (!ctl_peer_allowed(l, fd, why, sizeof(why))) {
+			ctl_turn_away(fd, "forbidden", why);
+			s->forbidden++;
+			/* A flood of refused clients must not flood the log. */
+			__u64 now = health_now_ms();
+			if (now - s->forbidden_log_ms >= 10000 || s->forbidden_logged == 0) {
+				log_warning("control socket %s: refused: %s (%llu refused so far)",
+					    l->path, why, (unsigned long long)s->forbidden);
+				s->forbidden_log_ms = now;
+				s->forbidden_logged = s->forbidden;
+			}
 			continue;
 		}
 		struct ctl_client *c = calloc(1, sizeof(*c));
@@ -929,6 +1102,7 @@ static void ctl_accept(struct ctl_server *s)
 			continue;
 		}
 		c->fd = fd;
+		c->read_only = l->read_only;
 		c->last_ms = health_now_ms();
 		c->next = s->clients;
 		if (s->clients)
@@ -940,64 +1114,95 @@ static void ctl_accept(struct ctl_server *s)
 	}
 }
 
-struct ctl_server *ctl_create(struct lbd *d, const char *path, char *err, size_t err_size)
+/*
+ * Listens on l->path: mode 0660, owned by lbd's user and l->group (when
+ * set), replacing a stale socket file but never a live lbd's.
+ */
+static int ctl_listen(struct ctl_server *s, struct ctl_listener *l, char *err, size_t err_size)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+	if (strlen(l->path) >= sizeof(sun.sun_path)) {
+		snprintf(err, err_size, "%s: path longer than %zu bytes", l->path,
+			 sizeof(sun.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", l->path);
+	l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (l->fd < 0)
+		goto fail;
+	/* A socket file left by a dead lbd is replaced; a live lbd answers
+	 * a connect, and then this one must not steal its socket. */
+	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		close(probe);
+		snprintf(err, err_size, "%s: another lbd is listening there", l->path);
+		return -EADDRINUSE;
+	}
+	if (probe >= 0)
+		close(probe);
+	unlink(l->path);
+	char dir[sizeof(sun.sun_path)];
+	snprintf(dir, sizeof(dir), "%s", l->path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		/* Searchable by all: each socket's own mode and lbd's check of
+		 * its peers decide who may use it. */
+		mkdir(dir, 0755);
+	}
+	mode_t old_mask = umask(0117); /* 0660: owner and group */
+	int rc = bind(l->fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old_mask);
+	if (rc < 0 || listen(l->fd, 128) < 0)
+		goto fail;
+	if (chmod(l->path, 0660) < 0 ||
+	    (l->group.name[0] && chown(l->path, (uid_t)-1, (gid_t)l->group.gid) < 0))
+		goto fail;
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
+	if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, l->fd, &ev) < 0)
+		goto fail;
+	return 0;
+fail:
+	rc = -errno;
+	snprintf(err, err_size, "%s: %s", l->path, strerror(errno));
+	return rc;
+}
+
+struct ctl_server *ctl_create(struct lbd *d, const struct conf_global *g, char *err,
+			      size_t err_size)
 {
 	struct ctl_server *s = calloc(1, sizeof(*s));
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 
 	if (!s) {
 		snprintf(err, err_size, "out of memory");
 		return NULL;
 	}
 	s->d = d;
-	s->listen_fd = s->epoll_fd = -1;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(err, err_size, "path longer than %zu bytes", sizeof(sun.sun_path) - 1);
-		goto fail;
-	}
-	snprintf(s->path, sizeof(s->path), "%s", path);
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (s->listen_fd < 0 || s->epoll_fd < 0) {
+	if (s->epoll_fd < 0) {
 		snprintf(err, err_size, "%s", strerror(errno));
 		goto fail;
 	}
-	/* A socket file left by a dead lbd is replaced; a live lbd answers
-	 * a connect, and then this one must not steal its socket. */
-	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-		close(probe);
-		snprintf(err, err_size, "another lbd is listening there");
+	struct ctl_listener *rw = &s->listeners[s->listener_count++];
+	rw->fd = -1;
+	rw->group = g->control_socket_group;
+	snprintf(rw->path, sizeof(rw->path), "%s", g->control_socket);
+	if (ctl_listen(s, rw, err, err_size))
 		goto fail;
+	if (g->readonly_socket[0]) {
+		struct ctl_listener *ro = &s->listeners[s->listener_count++];
+		ro->fd = -1;
+		ro->read_only = true;
+		ro->group = g->readonly_socket_group;
+		ro->also = g->control_socket_group;
+		snprintf(ro->path, sizeof(ro->path), "%s", g->readonly_socket);
+		if (ctl_listen(s, ro, err, err_size))
+			goto fail;
 	}
-	if (probe >= 0)
-		close(probe);
-	unlink(path);
-	char dir[sizeof(sun.sun_path)];
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		mkdir(dir, 0750);
-	}
-	mode_t old_mask = umask(0117); /* 0660: owner and group */
-	int rc = bind(s->listen_fd, (struct sockaddr *)&sun, sizeof(sun));
-	umask(old_mask);
-	if (rc < 0 || listen(s->listen_fd, 128) < 0) {
-		snprintf(err, err_size, "%s", strerror(errno));
-		goto fail;
-	}
-	chmod(path, 0660);
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
-	epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->listen_fd, &ev);
 	return s;
 fail:
-	if (s->listen_fd >= 0)
-		close(s->listen_fd);
-	if (s->epoll_fd >= 0)
-		close(s->epoll_fd);
-	free(s);
+	ctl_destroy(s);
 	return NULL;
 }
 
@@ -1007,9 +1212,14 @@ void ctl_destroy(struct ctl_server *s)
 		return;
 	while (s->clients)
 		ctl_client_close(s, s->clients);
-	close(s->listen_fd);
-	close(s->epoll_fd);
-	unlink(s->path);
+	for (__u32 i = 0; i < s->listener_count; i++) {
+		if (s->listeners[i].fd < 0)
+			continue; /* never bound: the file, if any, is not ours */
+		close(s->listeners[i].fd);
+		unlink(s->listeners[i].path);
+	}
+	if (s->epoll_fd >= 0)
+		close(s->epoll_fd);
 	free(s);
 }
 
@@ -1024,11 +1234,12 @@ void ctl_run(struct ctl_server *s)
 	int n = epoll_wait(s->epoll_fd, events, 64, 0);
 
 	for (int i = 0; i < n; i++) {
-		struct ctl_client *c = events[i].data.ptr;
-		if (!c) {
-			ctl_accept(s);
+		void *ptr = events[i].data.ptr;
+		if (ptr == &s->listeners[0] || ptr == &s->listeners[1]) {
+			ctl_accept(s, ptr);
 			continue;
 		}
+		struct ctl_client *c = ptr;
 		if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 			ctl_client_input(s, c);
 		else if (events[i].events & EPOLLOUT)
@@ -1057,12 +1268,19 @@ void ctl_broadcast(struct ctl_server *s, json_t *event)
 		next = c->next;
 		if (!c->monitor)
 			continue;
-		/* A monitor that does not read is cut, not waited for. */
+		/* A monitor that does not read is cut, not waited for. The one
+		 * whose request caused the event is only queued to: closing it
+		 * now would free it under ctl_client_input(), which flushes (and
+		 * closes) it once the request is answered. */
 		if (!ctl_client_queue(c, text, len + 1, CTL_MONITOR_BACKLOG)) {
-			ctl_client_close(s, c);
+			if (c == s->serving)
+				c->closing = true;
+			else
+				ctl_client_close(s, c);
 			continue;
 		}
-		ctl_client_flush(s, c);
+		if (c != s->serving)
+			ctl_client_flush(s, c);
 	}
 	free(text);
 }

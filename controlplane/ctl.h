@@ -25,14 +25,20 @@
 
 struct lbd;
 struct ctl_server;
+struct conf_global;
 
 #define CTL_CLIENTS_MAX      1024
 #define CTL_IDLE_TIMEOUT_MS  30000
 #define CTL_OUTPUT_MAX       (64u << 20) /* a reply for 100 000 backends fits */
 #define CTL_MONITOR_BACKLOG  (1u << 20)  /* unread events before a monitor is cut */
 
-/* Listens on path (replacing a stale socket). NULL with a message in err. */
-struct ctl_server *ctl_create(struct lbd *d, const char *path, char *err, size_t err_size);
+/*
+ * Listens on g's control_socket and, unless "", its readonly_socket (each
+ * replacing a stale socket file; groups as g says). NULL with a message in
+ * err.
+ */
+struct ctl_server *ctl_create(struct lbd *d, const struct conf_global *g, char *err,
+			      size_t err_size);
 void ctl_destroy(struct ctl_server *s);
 
 /* The epoll fd lbd watches; ctl_run() when it is readable. */
@@ -48,6 +54,10 @@ void ctl_broadcast(struct ctl_server *s, json_t *event);
 /* Runs one request line against d and returns the reply object (a new
  * reference). *monitor is set when the request was `monitor`. */
 json_t *ctl_execute(struct lbd *d, char *line, bool *monitor);
+
+/* As ctl_execute(), for a client of the read-only socket when read_only:
+ * commands that change anything get a "forbidden" error. */
+json_t *ctl_execute_as(struct lbd *d, char *line, bool read_only, bool *monitor);
 
 /* The error code of a -errno, as replies spell it ("not_found", ...). */
 const char *ctl_error_code(int err);

@@ -446,11 +446,14 @@ int lbd_reload(struct lbd *d, bool apply, json_t **result, char *err, size_t err
 		log_warning("reload: dataplane mode, flow_table_size, gateway_mac and the dpdk and "
 			    "xdp groups take effect when the dataplane starts again (lb-dpdk "
 			    "restarts; for XDP, lbd restarts)");
-	if (strcmp(cfg->global.control_socket, d->cfg->global.control_socket) ||
-	    strcmp(cfg->global.state_file, d->cfg->global.state_file) ||
-	    strcmp(cfg->global.metrics_listen, d->cfg->global.metrics_listen))
-		log_warning("reload: global control_socket, state_file and metrics_listen take "
-			    "effect when lbd restarts");
+	const struct conf_global *ng = &cfg->global, *og = &d->cfg->global;
+	if (strcmp(ng->control_socket, og->control_socket) ||
+	    strcmp(ng->control_socket_group.name, og->control_socket_group.name) ||
+	    strcmp(ng->readonly_socket, og->readonly_socket) ||
+	    strcmp(ng->readonly_socket_group.name, og->readonly_socket_group.name) ||
+	    strcmp(ng->state_file, og->state_file) || strcmp(ng->metrics_listen, og->metrics_listen))
+		log_warning("reload: global control_socket, readonly_socket, their groups, "
+			    "state_file and metrics_listen take effect when lbd restarts");
 	/* Parameters every generation carries (encapsulation, timeouts). */
 	bool params_changed =
 		cfg->dataplane.encap != d->cfg->dataplane.encap ||
@@ -725,9 +728,9 @@ int lbd_run(struct lbd *d)
 		log_error("event loop: %s", strerror(errno));
 		return -errno;
 	}
-	d->ctl = ctl_create(d, d->cfg->global.control_socket, err, sizeof(err));
+	d->ctl = ctl_create(d, &d->cfg->global, err, sizeof(err));
 	if (!d->ctl) {
-		log_error("control socket %s: %s", d->cfg->global.control_socket, err);
+		log_error("control socket %s", err);
 		return -EINVAL;
 	}
 	if (d->cfg->global.metrics_port) {
@@ -744,9 +747,12 @@ int lbd_run(struct lbd *d)
 	lbd_watch(d, health_fd(d->health));
 	lbd_watch(d, ctl_fd(d->ctl));
 
-	log_info("started: %s, %u VIPs, %u backends; control socket %s; metrics %s; lb-dpdk at %s",
+	log_info("started: %s, %u VIPs, %u backends; control socket %s%s%s; metrics %s; "
+		 "lb-dpdk at %s",
 		 d->config_path, lbd_live_vips(d->model), conf_backend_count(d->cfg),
 		 d->cfg->global.control_socket,
+		 d->cfg->global.readonly_socket[0] ? ", read-only " : "",
+		 d->cfg->global.readonly_socket,
 		 d->metrics ? d->cfg->global.metrics_listen : "off", d->pub.path);
 	lbd_try_connect(d);
 	while (!d->stop) {

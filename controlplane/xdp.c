@@ -61,6 +61,28 @@ static __u32 xdp_now_s(void)
 	return (__u32)ts.tv_sec;
 }
 
+/* The program's clock (balancer.h: CLOCK_MONOTONIC in 2^30 ns ticks). */
+static __u32 xdp_now_ticks(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u32)(((__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec) >>
+		       BALANCER_TICK_SHIFT);
+}
+
+/* An idle timeout in ticks, rounded up: a flow never expires early. */
+static __u32 xdp_ticks_of_s(__u32 s)
+{
+	return (__u32)(((__u64)s * 1000000000ull + BALANCER_TICK_NS - 1) >> BALANCER_TICK_SHIFT);
+}
+
+/* Ticks in whole seconds, rounded up (a flow's remaining life). */
+static __u32 xdp_s_of_ticks(__u32 ticks)
+{
+	return (__u32)((((__u64)ticks << BALANCER_TICK_SHIFT) + 999999999ull) / 1000000000ull);
+}
+
 int xdp_program_fd(const struct xdp_dataplane *x)
 {
 	return bpf_program__fd(x->skel->progs.fulcrum_balancer);
@@ -144,9 +166,9 @@ static int xdp_adopt(struct xdp_dataplane *x, char *err, size_t err_size)
 		b.port = m.port;
 		b.family = m.family;
 		rc = gen_registry_adopt_member(x->reg, &vip_keys[m.vip], &b, id,
-					       prm.tcp_idle_timeout_s > prm.udp_idle_timeout_s
-						       ? prm.tcp_idle_timeout_s
-						       : prm.udp_idle_timeout_s);
+					       xdp_s_of_ticks(prm.tcp_idle_ticks > prm.udp_idle_ticks
+								      ? prm.tcp_idle_ticks
+								      : prm.udp_idle_ticks));
 		if (rc)
 			goto out;
 	}
@@ -685,8 +707,8 @@ static int xdp_tables_write(struct xdp_dataplane *x, const struct gen *g, char *
 	prm.gue_port = g->params.gue_port;
 	prm.encap_source_v4 = g->params.encap_source_v4;
 	memcpy(prm.encap_source_v6, g->params.encap_source_v6, sizeof(prm.encap_source_v6));
-	prm.tcp_idle_timeout_s = g->params.tcp_idle_timeout_s;
-	prm.udp_idle_timeout_s = g->params.udp_idle_timeout_s;
+	prm.tcp_idle_ticks = xdp_ticks_of_s(g->params.tcp_idle_timeout_s);
+	prm.udp_idle_ticks = xdp_ticks_of_s(g->params.udp_idle_timeout_s);
 	prm.generation = g->id;
 	if (bpf_map_update_elem(bpf_map__fd(x->skel->maps.params), &zero, &prm, BPF_ANY)) {
 		rc = -errno;
@@ -740,7 +762,7 @@ static int xdp_flows_scan(struct xdp_dataplane *x, __u64 *all, __u64 *per_member
 	enum { BATCH = 4096 };
 	struct flow_tuple *keys = calloc(BATCH, sizeof(*keys));
 	struct balancer_flow *values = calloc(BATCH, sizeof(*values));
-	__u32 now = xdp_now_s(), batch_out = 0;
+	__u32 now = xdp_now_ticks(), batch_out = 0;
 	void *in = NULL;
 	int rc = 0;
 
@@ -756,7 +778,7 @@ static int xdp_flows_scan(struct xdp_dataplane *x, __u64 *all, __u64 *per_member
 		if (rc && rc != -ENOENT)
 			break;
 		for (__u32 i = 0; i < n; i++) {
-			if (values[i].expires_s <= now)
+			if (values[i].expires <= now)
 				continue;
 			if (all)
 				(*all)++;
@@ -786,15 +808,11 @@ int xdp_stats(struct xdp_dataplane *x, struct chan_stats *stats, __u64 *counters
 	stats->flow_capacity = x->flow_capacity;
 	stats->worker_count = (__u32)x->cpus;
 	stats->counter_count = COUNTER_COUNT;
-	for (__u32 c = 0; c < COUNTER_COUNT; c++) {
-		rc = xdp_percpu_sum(x, fd, c, &counters[c], 1);
-		if (rc)
-			goto fail;
-	}
-	rc = xdp_flows_scan(x, &stats->flows, NULL);
+	rc = xdp_percpu_sum(x, fd, 0, counters, COUNTER_COUNT);
+	if (rc == 0)
+		rc = xdp_flows_scan(x, &stats->flows, NULL);
 	if (rc == 0)
 		return 0;
-fail:
 	xdp_error(err, err_size, "reading the XDP counters: %s", strerror(-rc));
 	return rc;
 }
@@ -887,7 +905,7 @@ int xdp_flow_find(struct xdp_dataplane *x, const struct flow_tuple *t, struct ch
 	const struct gen *g = x->gen;
 	struct flow_tuple checked;
 	struct balancer_flow f;
-	__u32 now = xdp_now_s();
+	__u32 now = xdp_now_ticks();
 	int rc;
 
 	rc = chan_flow_find_decode(t, sizeof(*t), &checked, err, err_size);
@@ -897,9 +915,9 @@ int xdp_flow_find(struct xdp_dataplane *x, const struct flow_tuple *t, struct ch
 	/* bpf_map_lookup_elem on an LRU map from user space does not
 	 * refresh the entry: asking does not keep a flow alive. */
 	if (bpf_map_lookup_elem(bpf_map__fd(x->skel->maps.flows), &checked, &f) == 0 &&
-	    f.expires_s > now) {
+	    f.expires > now) {
 		out->flags |= CHAN_FLOW_FOUND;
-		out->expires_in_s = f.expires_s - now;
+		out->expires_in_s = xdp_s_of_ticks(f.expires - now);
 		if (g && f.member < g->member_count &&
 		    g->members[f.member].state != GEN_MEMBER_ABSENT) {
 			out->vip = g->vips[g->members[f.member].vip]->key;

@@ -85,6 +85,9 @@ enum pkt_verdict {
 #define PKT_PROTO_IPV6      41
 #define PKT_PROTO_ICMPV6    58
 #define PKT_OUTER_TTL       64
+/* The UDP port GUE is sent to unless dataplane.gue_port says otherwise; lbgen
+ * recognises GUE by the same default. */
+#define PKT_GUE_PORT_DEFAULT 6080
 
 /* What the parser learned about one frame. Offsets count from the frame start. */
 struct pkt_info {

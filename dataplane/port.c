@@ -164,6 +164,12 @@ int port_setup_all(struct lb_dpdk *lb, struct rte_mempool *pool)
 				    p->conf->rx_desc, p->conf->tx_desc, p->conf->mtu, pool, p->conf->name);
 		if (rc)
 			break;
+		/* A memif's rings are the ones its client opens: a TX queue
+		 * with no ring of the client's behind it sends nothing. */
+		if (strcmp(info.driver_name, "net_memif") == 0)
+			LB_LOG(INFO, "port %s: memif: the peer needs %u RX queues (a ring for each "
+			       "worker and the main lcore), or frames sent on the others are "
+			       "dropped as tx_full", p->conf->name, lb->worker_count + 1);
 		rte_eth_allmulticast_enable(p->port_id); /* ND's solicited-node groups */
 		rte_eth_macaddr_get(p->port_id, &wp->mac);
 		wp->port_id = p->port_id;

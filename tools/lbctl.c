@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "controlplane/conf.h"
 #include "controlplane/ctl_grammar.h"
 
 #define LBCTL_DEFAULT_SOCKET "/run/fulcrum/lbd.sock"
@@ -34,8 +35,11 @@ static void lbctl_usage(FILE *out)
 
 	ctl_grammar_help(NULL, help, sizeof(help));
 	fprintf(out,
-		"usage: lbctl [-s SOCKET] [-j] OBJECT [COMMAND] [ARGS...]\n"
+		"usage: lbctl [-s SOCKET] [-r SOCKET] [-j] OBJECT [COMMAND] [ARGS...]\n"
 		"  -s SOCKET  lbd's control socket (default " LBCTL_DEFAULT_SOCKET ")\n"
+		"  -r SOCKET  lbd's read-only socket, used for commands that change nothing\n"
+		"             when the control socket is not ours to use (default: beside\n"
+		"             the control socket, lbd.sock -> lbd-ro.sock)\n"
 		"  -j         print lbd's JSON reply as it is\n"
 		"  --complete WORDS...  what may follow WORDS (for shell completion)\n"
 		"  -h, --help this help\n"
@@ -396,17 +400,21 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = LBCTL_DEFAULT_SOCKET;
+	const char *path = LBCTL_DEFAULT_SOCKET, *ro_path = NULL;
+	char ro_default[CONF_PATH_MAX];
 	bool raw = false, complete = false;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "+s:jh", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+s:r:jh", long_options, NULL)) != -1) {
 		switch (opt) {
 		case 'C':
 			complete = true;
 			break;
 		case 's':
 			path = optarg;
+			break;
+		case 'r':
+			ro_path = optarg;
 			break;
 		case 'j':
 			raw = true;
@@ -450,6 +458,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "lbctl: request longer than %d bytes\n", CTL_LINE_MAX - 1);
 		return LBCTL_USAGE;
 	}
+	/* A user outside control_socket_group may still look through the
+	 * read-only socket (connecting takes write permission on the file). */
+	if (!ro_path) {
+		conf_readonly_socket_default(path, ro_default, sizeof(ro_default));
+		ro_path = ro_default;
+	}
+	if (req.cmd->read_only && access(path, W_OK) < 0 && errno == EACCES &&
+	    access(ro_path, W_OK) == 0)
+		path = ro_path;
 	int fd;
 	char *pending = NULL;
 	size_t pending_len = 0;

@@ -174,7 +174,8 @@ write_config() {
 global = {
   control_socket = "$E2E_DIR/lbd.sock";
   state_file = "$E2E_DIR/lbd.state";
-  log_level = "info";
+  log_level = "info";${E2E_GLOBAL_EXTRA:+
+  $E2E_GLOBAL_EXTRA}
 };
 dataplane = {
   mode = "$E2E_MODE";

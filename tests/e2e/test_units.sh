@@ -6,6 +6,8 @@
 # applied with setpriv as systemd would: TCP and
 # UDP through the VIPs; lbctl, including the reload `systemctl reload lbd`
 # runs, which fails on an invalid file while lbd keeps its configuration;
+# the sockets' owners and who may use them (nobody through the read-only
+# socket only);
 # lb-dpdk forwarding while lbd is stopped; lbd in DPDK mode with no
 # capability at all, as its unit says. And the capabilities are needed:
 # lb-dpdk without CAP_NET_ADMIN, or without CAP_NET_RAW, does not start.
@@ -90,7 +92,11 @@ EOF
 }
 
 topo_up
+# The read-only socket belongs to nogroup: lbd needs CAP_CHOWN for it.
+# shellcheck disable=SC2034 # lib.sh reads it
+E2E_GLOBAL_EXTRA='readonly_socket_group = "nogroup";'
 write_config
+chmod 755 "$E2E_DIR" # nobody reaches the sockets below
 
 # --- the capabilities are needed ---------------------------------------------------
 # Exit 0 when lb-dpdk with bounding set $1 exits with an error within 30 s,
@@ -138,6 +144,30 @@ check "lbd holds exactly its unit's capabilities, without new privileges" \
 check "40 TCP connections and 40 UDP datagrams through the VIP, all answered" all_answered 40
 check "lbctl talks to lbd" lbctl_ok vip list
 
+# --- the control surface: who may use which socket -----------------------------------
+socket_owned() {
+	stat -c '  %n: %U:%G %a' "$E2E_DIR/lbd.sock" "$E2E_DIR/lbd-ro.sock"
+	[ "$(stat -c '%U:%G %a' "$E2E_DIR/lbd.sock")" = "root:root 660" ] &&
+		[ "$(stat -c '%U:%G %a' "$E2E_DIR/lbd-ro.sock")" = "root:nogroup 660" ]
+}
+check "lbd gives the read-only socket to readonly_socket_group (CAP_CHOWN): root:nogroup 0660" \
+	socket_owned
+# lbctl as nobody:nogroup, exit status $1 expected, output matching $2.
+as_nobody() {
+	local want=$1 pattern=$2 out rc
+	shift 2
+	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$BUILD/lbctl" "$@" 2>&1)
+	rc=$?
+	echo "$out" | head -n 3 | sed 's/^/  | /'
+	[ "$rc" -eq "$want" ] && echo "$out" | grep -q -- "$pattern"
+}
+check "as nobody:nogroup, lbctl vip list goes through the read-only socket" \
+	as_nobody 0 web -s "$E2E_DIR/lbd.sock" vip list
+check "as nobody:nogroup, lbctl backend set cannot reach the control socket (exit 3)" \
+	as_nobody 3 "Permission denied" -s "$E2E_DIR/lbd.sock" backend set web b1 state drain
+check "as nobody:nogroup, a change sent to the read-only socket is forbidden (exit 1)" \
+	as_nobody 1 forbidden -s "$E2E_DIR/lbd-ro.sock" backend set web b1 state drain
+
 reload_applies() {
 	$LBCTL config reload | sed 's/^/  /'
 	[ "${PIPESTATUS[0]}" -eq 0 ]
@@ -162,8 +192,10 @@ mv "$E2E_DIR/fulcrum.conf.good" "$E2E_DIR/fulcrum.conf"
 lbd_stop
 check "with lbd stopped, lb-dpdk keeps forwarding: all answered" all_answered 40
 before=$(lbd_generations)
+E2E_GLOBAL_EXTRA="" # no socket group: nothing to chown
+write_config
 lbd_start_caps -all
-check "lbd in DPDK mode needs no capability at all: it publishes with none" \
+check "lbd in DPDK mode (no socket groups) needs no capability at all: it publishes with none" \
 	wait_generation_after "$before"
 check "... and holds none" holds_exactly "$LBD_PID" -all
 check "... and traffic flows: all answered" all_answered 40

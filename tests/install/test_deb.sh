@@ -71,8 +71,9 @@ contents_are() {
 check "dpkg -c fulcrum: programs, units, config, manuals, completion, nothing else" \
 	contents_are "$DEB" /etc/fulcrum/fulcrum.conf /lib/systemd/system/lb-dpdk.service \
 	/lib/systemd/system/lbd.service /usr/sbin/fulcrum-setup /usr/sbin/lb-dpdk /usr/sbin/lbctl \
-	/usr/sbin/lbd /usr/share/bash-completion/completions/lbctl \
+	/usr/sbin/lbd /usr/bin/lbgen /usr/share/bash-completion/completions/lbctl \
 	/usr/share/doc/fulcrum/changelog.gz /usr/share/doc/fulcrum/copyright \
+	/usr/share/man/man1/lbgen.1.gz \
 	/usr/share/man/man5/fulcrum.conf.5.gz /usr/share/man/man8/fulcrum-setup.8.gz \
 	/usr/share/man/man8/lb-dpdk.8.gz /usr/share/man/man8/lbctl.8.gz /usr/share/man/man8/lbd.8.gz
 check "dpkg -c fulcrum-node: fulcrum-agent, fulcrum-decap and their manuals" \
@@ -85,7 +86,8 @@ depends_declared() {
 	dep=$(dpkg-deb -f "$DEB" Depends)
 	echo "  fulcrum: Depends: $dep; Recommends: $(dpkg-deb -f "$DEB" Recommends)"
 	echo "  fulcrum-node: Depends: $(dpkg-deb -f "$NODE_DEB" Depends)"
-	for lib in libconfig9 libjansson4 libmicrohttpd12 librte-eal23 librte-ethdev23 iproute2 kmod; do
+	for lib in libconfig9 libjansson4 libmicrohttpd12 libpcap0.8 librte-eal23 librte-ethdev23 \
+		iproute2 kmod; do
 		echo "$dep" | grep -q "\b$lib\b" || { echo "  fulcrum does not depend on $lib"; return 1; }
 	done
 	dpkg-deb -f "$DEB" Recommends | grep -q '\bdpdk\b' &&
@@ -149,14 +151,15 @@ installed_lbd_checks() {
 check "the installed lbd -t accepts the installed /etc/fulcrum/fulcrum.conf" installed_lbd_checks
 libraries_resolve() {
 	local p
-	for p in usr/sbin/lbd usr/sbin/lb-dpdk usr/sbin/lbctl usr/bin/fulcrum-agent usr/sbin/fulcrum-decap; do
+	for p in usr/sbin/lbd usr/sbin/lb-dpdk usr/sbin/lbctl usr/bin/lbgen usr/bin/fulcrum-agent \
+		usr/sbin/fulcrum-decap; do
 		if ldd "$R/$p" | grep "not found"; then
 			echo "  $p"
 			return 1
 		fi
 	done
 	"$R/usr/sbin/lbctl" help >/dev/null && "$R/usr/sbin/lb-dpdk" -h >/dev/null &&
-		"$R/usr/bin/fulcrum-agent" -h >/dev/null
+		"$R/usr/bin/lbgen" --help >/dev/null && "$R/usr/bin/fulcrum-agent" -h >/dev/null
 }
 check "the installed programs find their libraries and run" libraries_resolve
 installed_disabled() {

@@ -49,19 +49,20 @@ files_are() {
 	return $rc
 }
 
-MAN_FILES="man1/fulcrum-agent.1 man5/fulcrum.conf.5 man8/fulcrum-decap.8 man8/fulcrum-setup.8
-	man8/lb-dpdk.8 man8/lbctl.8 man8/lbd.8"
+MAN_FILES="man1/fulcrum-agent.1 man1/lbgen.1 man5/fulcrum.conf.5 man8/fulcrum-decap.8
+	man8/fulcrum-setup.8 man8/lb-dpdk.8 man8/lbctl.8 man8/lbd.8"
 # Every file an install under prefix $2 (config in $3, units in $4) has in $1.
 installed_as_expected() {
 	local root=$1 prefix=$2 etc=$3 units=$4 m man=""
 	for m in $MAN_FILES; do man="$man $prefix/share/man/$m"; done
 	# shellcheck disable=SC2086 # man is a list of paths
 	files_are "$root" 755 "$prefix/sbin/lbd" "$prefix/sbin/lb-dpdk" "$prefix/sbin/lbctl" \
-		"$prefix/sbin/fulcrum-decap" "$prefix/sbin/fulcrum-setup" "$prefix/bin/fulcrum-agent" &&
+		"$prefix/sbin/fulcrum-decap" "$prefix/sbin/fulcrum-setup" "$prefix/bin/fulcrum-agent" \
+		"$prefix/bin/lbgen" &&
 		files_are "$root" 644 "$etc/fulcrum/fulcrum.conf" "$units/lbd.service" \
 			"$units/lb-dpdk.service" "$prefix/share/bash-completion/completions/lbctl" $man &&
 		cmp -s "$ROOT/config/fulcrum.conf" "$root$etc/fulcrum/fulcrum.conf" &&
-		[ "$(find "$root" -type f | wc -l)" -eq 17 ]
+		[ "$(find "$root" -type f | wc -l)" -eq 19 ]
 }
 
 # --- the default prefix ------------------------------------------------------------
@@ -90,7 +91,7 @@ completion_loads() {
 check "the installed bash completion defines lbctl's completion" completion_loads
 man_finds_pages() {
 	local page
-	for page in lbd lb-dpdk lbctl fulcrum.conf fulcrum-setup; do
+	for page in lbd lb-dpdk lbctl fulcrum.conf fulcrum-setup lbgen; do
 		MANPATH=$D/usr/local/share/man man -w "$page" >/dev/null || { echo "  no $page"; return 1; }
 	done
 }

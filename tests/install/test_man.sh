@@ -99,6 +99,8 @@ check "fulcrum-decap(8) documents exactly the options its usage lists" \
 	options_agree "$MAN/fulcrum-decap.8" "$BUILD/fulcrum-decap"
 check "fulcrum-setup(8) documents exactly the options fulcrum-setup -h lists" \
 	options_agree "$MAN/fulcrum-setup.8" sh "$ROOT/tools/fulcrum-setup" -h
+check "lbgen(1) documents exactly the options lbgen --help lists" \
+	options_agree "$MAN/lbgen.1" "$BUILD/lbgen" --help
 
 # --- fulcrum.conf(5) <-> controlplane/conf.c -------------------------------------
 # The keys conf.c accepts: the strings of its keys[] arrays, every group's

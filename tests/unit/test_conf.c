@@ -264,6 +264,41 @@ static void test_metrics_listen_forms(void **state)
 			"global.metrics_listen: \"127.0.0.1:\" is not ADDRESS:PORT");
 }
 
+/* The control sockets: groups resolved at load, the read-only socket beside
+ * the control socket unless placed, never the same file. */
+static void test_control_socket_groups_and_readonly_socket(void **state)
+{
+	struct conf_errors errors;
+	struct conf *cfg;
+	(void)state;
+
+	cfg = load_text(BASE "global = { control_socket = \"/tmp/x/ctl.sock\";\n"
+			     "  control_socket_group = \"root\"; };\n",
+			&errors);
+	assert_non_null(cfg);
+	assert_string_equal(cfg->global.readonly_socket, "/tmp/x/ctl-ro.sock");
+	assert_string_equal(cfg->global.control_socket_group.name, "root");
+	assert_int_equal(cfg->global.control_socket_group.gid, 0);
+	assert_string_equal(cfg->global.readonly_socket_group.name, "");
+	conf_destroy(cfg);
+	cfg = load_text(BASE "global = { control_socket = \"/tmp/x/ctl\"; readonly_socket = \"\"; };\n",
+			&errors);
+	assert_non_null(cfg);
+	assert_string_equal(cfg->global.readonly_socket, ""); /* turned off */
+	conf_destroy(cfg);
+	char derived[128];
+	conf_readonly_socket_default("/tmp/x/ctl", derived, sizeof(derived));
+	assert_string_equal(derived, "/tmp/x/ctl-ro");
+	assert_rejected(BASE "global = {\n readonly_socket_group = \"no-such-group-fulcrum\"; };\n", 5,
+			"global.readonly_socket_group: group \"no-such-group-fulcrum\" does not exist");
+	assert_rejected(BASE "global = { control_socket = \"/tmp/a.sock\";\n"
+			     " readonly_socket = \"/tmp/a.sock\"; };\n",
+			5, "global.readonly_socket: \"/tmp/a.sock\" is also the control_socket");
+	print_message("groups resolved to ids (unknown ones rejected at their line); the "
+		      "read-only socket defaults to X-ro.sock beside X.sock, \"\" turns it off, "
+		      "and it may not be the control socket\n");
+}
+
 static void test_table_sizes_must_be_prime_and_large_enough(void **state)
 {
 	(void)state;
@@ -354,6 +389,7 @@ int main(void)
 		cmocka_unit_test(test_bad_enumerations_are_rejected),
 		cmocka_unit_test(test_malformed_addresses_are_rejected),
 		cmocka_unit_test(test_metrics_listen_forms),
+		cmocka_unit_test(test_control_socket_groups_and_readonly_socket),
 		cmocka_unit_test(test_table_sizes_must_be_prime_and_large_enough),
 		cmocka_unit_test(test_duplicates_are_rejected),
 		cmocka_unit_test(test_backend_family_without_tunnel_source_is_rejected),

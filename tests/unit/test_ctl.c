@@ -2,8 +2,10 @@
 /*
  * lbd's control commands without a socket (ctl_execute() on a daemon with
  * no dataplane), the grammar lbctl shares, the state file, the running
- * configuration read back, and the health engine against a real listener.
+ * configuration read back, the health engine against a real listener, and
+ * the sockets' access rules (read-only socket, peer credentials).
  */
+#define _GNU_SOURCE /* setresuid, setresgid */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -14,7 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -231,6 +237,116 @@ static void commands_change_the_model_and_bad_ones_get_error_replies(void **stat
 	lbd_fini(&d);
 }
 
+/* The error message of a reply, checked to be one. */
+static const char *error_message(json_t *r)
+{
+	assert_non_null(r);
+	assert_false(json_is_true(json_object_get(r, "ok")));
+	const char *m = json_string_value(json_object_get(json_object_get(r, "error"), "message"));
+	assert_non_null(m);
+	return m;
+}
+
+/*
+ * Regression (found by tests/fuzz/fuzz_ctl): request words may be any bytes,
+ * error replies quote them, and JSON strings must be UTF-8. ctl_execute()
+ * returned NULL when the quote was not valid UTF-8 (a stray byte, or a
+ * character cut by the 64-byte quote), so the client got no reply at all and
+ * lbd closed its connection. Bytes outside a well-formed sequence are now
+ * written \xNN; valid UTF-8 passes through.
+ */
+static void error_replies_quote_any_bytes_as_valid_utf8(void **state)
+{
+	struct lbd d;
+	char cut[128];
+	json_t *r;
+
+	(void)state;
+	unlink(state_path);
+	assert_int_equal(lbd_init(&d, conf_path), 0);
+	r = run(&d, "backend set web b2 state readx\x91vip");
+	assert_non_null(strstr(error_message(r), "\"readx\\x91vip\""));
+	json_decref(r);
+	r = run(&d, "help caf\xc3\xa9");
+	assert_non_null(strstr(error_message(r), "caf\xc3\xa9"));
+	json_decref(r);
+	r = run(&d, "help \xed\xa0\x80"); /* a surrogate: not UTF-8 */
+	assert_non_null(strstr(error_message(r), "\\xed\\xa0\\x80"));
+	json_decref(r);
+	/* 63 bytes and a two-byte character: the quote ends inside it. */
+	snprintf(cut, sizeof(cut), "vip show %063d\xc3\xa9", 0);
+	r = run(&d, cut);
+	assert_non_null(strstr(error_message(r), "0\\xc3\""));
+	char *text = json_dumps(r, JSON_COMPACT);
+	assert_non_null(text);
+	free(text);
+	json_decref(r);
+	lbd_fini(&d);
+}
+
+/* Sends input on one connection to d's control socket (served by ctl_run,
+ * as lbd's loop does) and returns what the server wrote until it closed. */
+static char *socket_session(struct lbd *d, const char *input)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	static char out[65536];
+	size_t len = 0;
+	char err[256];
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/lbd.sock", dir);
+	d->ctl = ctl_create(d, &d->cfg->global, err, sizeof(err)); /* control_socket: sun_path */
+	assert_non_null(d->ctl);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(send(fd, input, strlen(input), MSG_NOSIGNAL), (ssize_t)strlen(input));
+	shutdown(fd, SHUT_WR);
+	for (int i = 0; i < 1000; i++) {
+		ctl_run(d->ctl);
+		ssize_t n = recv(fd, out + len, sizeof(out) - 1 - len, MSG_DONTWAIT);
+		if (n == 0)
+			break;
+		if (n > 0)
+			len += (size_t)n;
+		else
+			usleep(1000);
+	}
+	close(fd);
+	out[len] = '\0';
+	return out;
+}
+
+/*
+ * Regression (found by tests/fuzz/fuzz_ctl): a monitor's own request sends
+ * it an event. When that request was its last line, ended by the end of the
+ * stream (socat, printf | nc -U), the event's flush found the client closing
+ * with nothing left to send and freed it, and ctl_client_input() then queued
+ * the reply into freed memory. The client being served is now only queued
+ * to; it is flushed and closed once its request is answered.
+ */
+static void a_monitor_closing_after_its_own_change_gets_its_replies(void **state)
+{
+	struct lbd d;
+
+	(void)state;
+	unlink(state_path);
+	assert_int_equal(lbd_init(&d, conf_path), 0);
+	const char *out = socket_session(&d, "monitor\nvip add x tcp 10.99.0.9 443");
+	int replies = 0, events = 0;
+	for (const char *line = out; *line; line = strchr(line, '\n') + 1) {
+		json_t *o = json_loadb(line, (size_t)(strchr(line, '\n') - line), 0, NULL);
+		assert_non_null(o);
+		if (json_object_get(o, "event"))
+			events++;
+		else
+			replies += json_is_true(json_object_get(o, "ok"));
+		json_decref(o);
+	}
+	assert_int_equal(replies, 2);
+	assert_true(events >= 1);
+	lbd_fini(&d);
+	unlink(state_path);
+}
+
 static void run_time_changes_survive_a_restart_through_the_state_file(void **state)
 {
 	struct lbd d;
@@ -334,6 +450,167 @@ static void health_checks_bring_a_listening_backend_up_and_a_closed_one_down(voi
 	write_conf("port = 80;");
 }
 
+static void expect_code(json_t *r, const char *code)
+{
+	const char *got = json_string_value(json_object_get(json_object_get(r, "error"), "code"));
+
+	if (!got || strcmp(got, code) != 0) {
+		char *text = json_dumps(r, 0);
+		fail_msg("expected error %s, got %s", code, text);
+	}
+	json_decref(r);
+}
+
+/* As a client of the read-only socket. */
+static json_t *run_read_only(struct lbd *d, const char *request)
+{
+	char line[CTL_LINE_MAX];
+	bool monitor;
+
+	snprintf(line, sizeof(line), "%s", request);
+	return ctl_execute_as(d, line, true, &monitor);
+}
+
+static void the_read_only_socket_serves_only_what_changes_nothing(void **state)
+{
+	static const char *const allowed[] = { "info", "vip list", "vip show web",
+						"backend list", "backend show web b1",
+						"health show", "lookup web 192.0.2.1:5555",
+						"config show", "state show", "help", "monitor" };
+	static const char *const refused[] = { "backend set web b1 state drain",
+						"backend add web b3 10.1.0.3", "backend del web b2",
+						"vip del web", "vip set web min_up 1", "health poll web",
+						"config reload", "config check", "state save" };
+	struct lbd d;
+
+	(void)state;
+	assert_int_equal(lbd_init(&d, conf_path), 0);
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(*allowed); i++) {
+		json_t *r = run_read_only(&d, allowed[i]);
+		if (!json_is_true(json_object_get(r, "ok")))
+			fail_msg("read-only socket refused `%s`", allowed[i]);
+		json_decref(r);
+	}
+	for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++)
+		expect_code(run_read_only(&d, refused[i]), "forbidden");
+	/* Nothing changed on the way. */
+	struct model_backend *b1 = model_backend_find(model_vip_find(d.model, "web"), "b1");
+	assert_int_equal(model_backend_admin(b1, NULL), CONF_ADMIN_READY);
+	assert_non_null(model_vip_find(d.model, "web"));
+	lbd_fini(&d);
+	print_message("read-only socket: %zu read commands answered, %zu changing ones "
+		      "refused as forbidden, nothing changed\n",
+		      sizeof(allowed) / sizeof(*allowed), sizeof(refused) / sizeof(*refused));
+}
+
+/* In a child as uid/gid 65534 (nobody/nogroup): sends request to the socket
+ * at path and returns the reply line's error code ("" for ok), or a why. */
+static int child_ask(const char *path, const char *request, char *reply, size_t size)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		snprintf(reply, size, "connect: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (write(fd, request, strlen(request)) < 0 || write(fd, "\n", 1) < 0) {
+		snprintf(reply, size, "write: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	ssize_t n = read(fd, reply, size - 1);
+	reply[n > 0 ? n : 0] = '\0';
+	close(fd);
+	return 0;
+}
+
+/* What a child running as nobody:nogroup got; the server runs meanwhile. */
+static void ask_as_nobody(struct ctl_server *s, const char *path, const char *request,
+			  char *reply, size_t size)
+{
+	int pipefd[2];
+
+	assert_int_equal(pipe(pipefd), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char got[1024];
+		close(pipefd[0]);
+		if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
+			snprintf(got, sizeof(got), "setresuid: %s", strerror(errno));
+		else
+			child_ask(path, request, got, sizeof(got));
+		if (write(pipefd[1], got, strlen(got)) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	int status;
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		ctl_run(s);
+		usleep(1000);
+	}
+	ssize_t n = read(pipefd[0], reply, size - 1);
+	reply[n > 0 ? n : 0] = '\0';
+	close(pipefd[0]);
+}
+
+static void the_sockets_check_their_peers(void **state)
+{
+	char err[256], reply[1024], rw[128], ro[128];
+	struct group *nogroup = getgrnam("nogroup");
+	struct lbd d;
+
+	(void)state;
+	if (geteuid() != 0 || !nogroup || nogroup->gr_gid != 65534) {
+		print_message("skipped: needs root and the group nogroup (65534)\n");
+		skip();
+	}
+	assert_int_equal(lbd_init(&d, conf_path), 0);
+	struct conf_global g = d.cfg->global;
+	snprintf(rw, sizeof(rw), "%s/peer.sock", dir);
+	snprintf(ro, sizeof(ro), "%s/peer-ro.sock", dir);
+	snprintf(g.control_socket, sizeof(g.control_socket), "%s", rw);
+	snprintf(g.readonly_socket, sizeof(g.readonly_socket), "%s", ro);
+	snprintf(g.readonly_socket_group.name, sizeof(g.readonly_socket_group.name), "nogroup");
+	g.readonly_socket_group.gid = 65534;
+	assert_int_equal(chmod(dir, 0755), 0); /* let nobody reach the sockets */
+	struct ctl_server *s = ctl_create(&d, &g, err, sizeof(err));
+	if (!s)
+		fail_msg("ctl_create: %s", err);
+	struct stat st;
+	assert_int_equal(stat(ro, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0660);
+	assert_int_equal(st.st_gid, 65534);
+	assert_int_equal(stat(rw, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0660);
+
+	/* The file's mode keeps nobody off the control socket... */
+	ask_as_nobody(s, rw, "info", reply, sizeof(reply));
+	assert_non_null(strstr(reply, "Permission denied"));
+	/* ...and lbd's own check when the mode has been loosened. */
+	assert_int_equal(chmod(rw, 0666), 0);
+	ask_as_nobody(s, rw, "info", reply, sizeof(reply));
+	assert_non_null(strstr(reply, "\"forbidden\""));
+	assert_non_null(strstr(reply, "uid 65534"));
+	/* nogroup may read through the read-only socket, not change. */
+	ask_as_nobody(s, ro, "info", reply, sizeof(reply));
+	assert_non_null(strstr(reply, "\"ok\":true"));
+	ask_as_nobody(s, ro, "backend set web b1 state maint", reply, sizeof(reply));
+	assert_non_null(strstr(reply, "\"forbidden\""));
+	ctl_destroy(s);
+	assert_int_equal(access(rw, F_OK), -1); /* the server removed its sockets */
+	assert_int_equal(access(ro, F_OK), -1);
+	lbd_fini(&d);
+	print_message("as nobody:nogroup: the control socket refused by its mode and, mode "
+		      "loosened, by lbd's credential check; the read-only socket (group "
+		      "nogroup) answers info and refuses backend set\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -341,9 +618,13 @@ int main(void)
 		cmocka_unit_test(completion_follows_the_parser_table),
 		cmocka_unit_test(help_lists_every_command_of_the_parser_table),
 		cmocka_unit_test(commands_change_the_model_and_bad_ones_get_error_replies),
+		cmocka_unit_test(error_replies_quote_any_bytes_as_valid_utf8),
+		cmocka_unit_test(a_monitor_closing_after_its_own_change_gets_its_replies),
 		cmocka_unit_test(run_time_changes_survive_a_restart_through_the_state_file),
 		cmocka_unit_test(config_show_reads_back_as_the_same_configuration),
 		cmocka_unit_test(health_checks_bring_a_listening_backend_up_and_a_closed_one_down),
+		cmocka_unit_test(the_read_only_socket_serves_only_what_changes_nothing),
+		cmocka_unit_test(the_sockets_check_their_peers),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
