@@ -439,13 +439,15 @@ static void metrics_dump_dataplane(const struct lbd *d, FILE *f)
 		      metrics_count(s->stats.flow_capacity));
 	metrics_gauge(f, "fulcrum_dataplane_workers", "lb-dpdk's worker lcores.",
 		      metrics_count(s->stats.worker_count));
-	for (__u32 c = 0; c < COUNTER_DROP_BASE; c++) {
+	for (__u32 c = 0; c < COUNTER_COUNT; c++) {
+		if (c == COUNTER_DROP_BASE || counter_is_drop(c))
+			continue;
 		snprintf(name, sizeof(name), "fulcrum_dataplane_%s_total", counter_name(c));
 		metrics_counter(f, name, counter_meaning(c), s->counters[c]);
 	}
 	metrics_family(f, "fulcrum_dataplane_drops_total", "counter",
 		       "Frames lb-dpdk dropped, by reason (README, \"Metrics\", lists them).");
-	for (__u32 c = COUNTER_DROP_BASE + 1; c < COUNTER_COUNT; c++) {
+	for (__u32 c = COUNTER_DROP_BASE + 1; c <= COUNTER_DROP_LAST; c++) {
 		const char *reason = counter_name(c);
 		if (strncmp(reason, "drop_", 5) == 0)
 			reason += 5;
