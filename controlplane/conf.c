@@ -478,7 +478,7 @@ static void conf_load_announce(struct conf_ctx *ctx, const config_setting_t *roo
 			     "':' or spaces)",
 			     a->device);
 	config_setting_t *t = conf_member(ctx, s, path, "table", CONFIG_TYPE_INT, false);
-	conf_get_int(ctx, s, path, "table", 1, 4294967295LL, false, &a->table);
+	conf_get_int(ctx, s, path, "table", 1, 2147483647, false, &a->table);
 	/* 253..255 are the kernel's default, main and local tables: routes
 	 * there would steer the balancer's own traffic into the device. */
 	if (t && a->table >= 253 && a->table <= 255)
