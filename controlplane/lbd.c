@@ -317,6 +317,8 @@ static const char *lbd_vip_blocks(const struct lbd *d, const struct model_vip *v
 						  : "lb-dpdk is not connected";
 	if (!lbd_table_of(d, v))
 		return "its table is not in service yet";
+	if (d->announce_settle_ms)
+		return "health checks through the dataplane are settling";
 	if (v->withdrawn)
 		return "fewer than min_up backends take new flows";
 	return NULL;
@@ -689,6 +691,7 @@ int lbd_init(struct lbd *d, const char *path)
 	}
 	d->holding = true;
 	d->hold_until_ms = d->started_ms + hold;
+	d->settle_ms = hold;
 	return 0;
 }
 
@@ -758,6 +761,20 @@ static void lbd_try_connect(struct lbd *d)
 		log_info("%s: %s", d->pub.kind == PUBLISH_XDP ? "XDP" : "connected", line);
 	if (d->pub.fd >= 0)
 		lbd_watch(d, d->pub.fd);
+	/* lbd's health checks leave through the dataplane's interface (lb-dpdk's
+	 * exception path): check every backend again now, and announce only
+	 * once they have had time to rise. */
+	if (announce_enabled(&d->announce)) {
+		__u64 now = health_now_ms();
+		for (__u32 i = 0; i < d->model->vip_count; i++) {
+			struct model_vip *v = d->model->vips[i];
+			for (__u32 k = 0; !v->deleted && k < v->backend_count; k++)
+				if (!v->backends[k]->deleted && v->health.type != CONF_HEALTH_NONE)
+					health_poll(d->health, v->backends[k], now);
+		}
+		d->announce_settle_ms = now + d->settle_ms;
+		d->announce_dirty = true;
+	}
 	lbd_event(d, "dataplane", json_pack("{s:s,s:s,s:I}", "state", "connected", "kind",
 					    publish_kind_name(&d->pub), "generation",
 					    (json_int_t)d->pub.generation));
@@ -843,6 +860,10 @@ static void lbd_tick(struct lbd *d, __u64 now_ms)
 		lbd_save_state(d, err, sizeof(err));
 	if (d->announce.error[0])
 		d->announce_dirty = true;
+	if (d->announce_settle_ms && now_ms >= d->announce_settle_ms) {
+		d->announce_settle_ms = 0; /* settled: announce what is in service */
+		d->announce_dirty = true;
+	}
 }
 
 int lbd_run(struct lbd *d)

@@ -70,6 +70,12 @@ struct lbd {
 	 * they should be may have changed (publication, min_up, channel). */
 	struct announce announce;
 	bool announce_dirty;
+	/* Nothing is announced before this: health checks made while the
+	 * dataplane was away (through its missing interface) must be redone
+	 * through it, or this instance would serve a smaller backend set
+	 * than its peers and send moved flows elsewhere. */
+	__u64 announce_settle_ms; /* 0: settled */
+	__u64 settle_ms; /* how long that takes: rise checks, plus a timeout */
 
 	bool state_dirty; /* run-time changes not yet in the state file */
 	char state_error[256];

@@ -163,7 +163,15 @@ EOF
 		-s "$E2E_DIR/bird-rt.ctl" -P "$E2E_DIR/bird-rt.pid"
 }
 
-# Starts instance $1's dataplane (lb-dpdk; XDP: lbd attaches it) and lbd.
+inst_lbd_start() {
+	local i=$1
+	nsenter --net="/var/run/netns/$E2E_PREFIX-lb$i" "$BUILD/lbd" -c "$(inst_dir "$i")/fulcrum.conf" \
+		>>"$(inst_dir "$i")/lbd.log" 2>&1 &
+	LBD_PIDS[$i]=$!
+}
+
+# Starts instance $1's dataplane (lb-dpdk; XDP: lbd attaches it) and, unless
+# $2 is "dataplane", lbd.
 inst_start() {
 	local i=$1 dir
 	dir=$(inst_dir "$i")
@@ -184,9 +192,7 @@ inst_start() {
 		ns rt ip link show "rt-lb$i" | grep -q xdp ||
 			ns rt "$BUILD/fulcrum-decap" attach "rt-lb$i" -a "10.99.2$i.1" >/dev/null
 	fi
-	nsenter --net="/var/run/netns/$E2E_PREFIX-lb$i" "$BUILD/lbd" -c "$dir/fulcrum.conf" \
-		>>"$dir/lbd.log" 2>&1 &
-	LBD_PIDS[$i]=$!
+	[ "${2:-}" = dataplane ] || inst_lbd_start "$i"
 }
 
 # The router's paths toward $1: the instances' interfaces, sorted, one line
@@ -314,10 +320,23 @@ echo "  connections open: $(established); moved between instances: $MOVED2;" \
 	"per instance: $(per_instance "$E2E_DIR/map2")"
 check "   no connection broken, $MOVED2 moved" established_at_least "$STREAMS"
 
-# 3. both come back and are announced again.
-inst_start 1 || { echo "lb1 did not restart"; cat "$(inst_dir 1)/lb-dpdk.log"; }
+# 3. both come back and are announced again. lb1's lbd first: without its
+#    lb-dpdk it must announce nothing.
+route_why() {
+	lbctl_of "$1" -j vip show "$2" 2>/dev/null | $PY -c '
+import json, sys
+print(json.load(sys.stdin)["result"]["route"])'
+}
+inst_lbd_start 1
+lbd_waits_for_lb_dpdk() {
+	[ "$(route_why 1 web)" = "lb-dpdk is not connected" ] &&
+		[ -z "$(ns lb1 ip route show table 4242)" ] && paths_are "$VIP4/32" "lb3"
+}
+check "3. lb1's lbd back without its lb-dpdk: announces nothing (\"lb-dpdk is not connected\")" \
+	wait_for 20 lbd_waits_for_lb_dpdk
+inst_start 1 dataplane || { echo "lb1 did not restart"; cat "$(inst_dir 1)/lb-dpdk.log"; }
 inst_start 2
-check "3. lb1 and lb2 back: announced again, the router has all three" \
+check "   lb1's lb-dpdk and lb2's lbd back: announced again, the router has all three" \
 	wait_for 60 paths_are "$VIP4/32" "$ALL"
 check "   the IPv6 VIP too" wait_for 30 paths_are "$VIP6/128" "$ALL"
 sleep 4
