@@ -69,10 +69,11 @@ int announce_open(struct announce *a, const struct conf_announce *c, char *err, 
 				 "device %s: another process holds it (a second lbd with the same "
 				 "announce.device?)",
 				 c->device);
-		else if (errno == EINVAL)
+		else if (errno == EINVAL) {
 			snprintf(err, err_size, "device %s exists and is not a TUN device",
-				 c->device), rc = -EEXIST;
-		else
+				 c->device);
+			rc = -EEXIST;
+		} else
 			snprintf(err, err_size, "device %s: TUNSETIFF: %s", c->device,
 				 strerror(errno));
 		goto fail;
