@@ -63,7 +63,7 @@ CORE_SAN_OBJS := $(CORE_SRCS:%.c=$(BUILD)/san/%.o)
 LBD_CORE_SRCS := controlplane/model.c controlplane/health.c controlplane/tables.c \
 		 controlplane/lbd.c controlplane/log.c controlplane/publish.c controlplane/ctl.c \
 		 controlplane/ctl_grammar.c controlplane/state.c controlplane/config_dump.c \
-		 controlplane/metrics.c controlplane/xdp.c
+		 controlplane/metrics.c controlplane/xdp.c controlplane/announce.c dataplane/nl.c
 LBD_CORE_OBJS := $(LBD_CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 LBD_CORE_SAN_OBJS := $(LBD_CORE_SRCS:%.c=$(BUILD)/san/%.o)
 LBD_SRCS := controlplane/lbd_main.c $(LBD_CORE_SRCS)

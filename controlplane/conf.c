@@ -451,6 +451,46 @@ static void conf_load_global(struct conf_ctx *ctx, const config_setting_t *root,
 	g->log_level = (enum conf_log_level)level;
 }
 
+static void conf_load_announce(struct conf_ctx *ctx, const config_setting_t *root,
+				 struct conf_announce *a)
+{
+	static const char *const keys[] = { "enabled", "device", "table", "route_protocol", NULL };
+	const char *path = "announce";
+
+	snprintf(a->device, sizeof(a->device), "fulcrum0");
+	a->table = 4242;
+	a->route_protocol = 4; /* RTPROT_STATIC: what routing daemons learn by default */
+	config_setting_t *s = conf_member(ctx, root, "", "announce", CONFIG_TYPE_GROUP, false);
+	if (!s)
+		return;
+	a->line = config_setting_source_line(s);
+	/* A group written out means announcing, unless it says otherwise. */
+	a->enabled = true;
+	conf_check_keys(ctx, s, path, keys);
+	config_setting_t *e = conf_member(ctx, s, path, "enabled", CONFIG_TYPE_BOOL, false);
+	if (e)
+		a->enabled = config_setting_get_bool(e);
+	config_setting_t *dev = conf_get_string(ctx, s, path, "device", false, a->device,
+						  sizeof(a->device));
+	if (dev && (!a->device[0] || strpbrk(a->device, "/ \t:")))
+		conf_error(ctx, dev, "announce.device",
+			     "\"%s\" is not an interface name (1 to 15 characters without '/', "
+			     "':' or spaces)",
+			     a->device);
+	config_setting_t *t = conf_member(ctx, s, path, "table", CONFIG_TYPE_INT, false);
+	conf_get_int(ctx, s, path, "table", 1, 2147483647, false, &a->table);
+	/* 253..255 are the kernel's default, main and local tables: routes
+	 * there would steer the balancer's own traffic into the device. */
+	if (t && a->table >= 253 && a->table <= 255)
+		conf_error(ctx, t, "announce.table",
+			     "%u is one of the kernel's own tables (253 default, 254 main, "
+			     "255 local); use a table of its own",
+			     a->table);
+	/* 0-2 are "unspec", "redirect" and "kernel", which routing daemons
+	 * do not learn (BIRD ignores kernel-made routes). */
+	conf_get_int(ctx, s, path, "route_protocol", 3, 255, false, &a->route_protocol);
+}
+
 static void conf_load_prefix(struct conf_ctx *ctx, const config_setting_t *s, const char *path,
 			       struct conf_prefix *out)
 {
@@ -901,8 +941,8 @@ void conf_destroy(struct conf *cfg)
 static struct conf *conf_load_from(const char *path, const char *text,
 				   struct conf_errors *errors)
 {
-	static const char *const top_keys[] = { "global", "dataplane", "health_defaults", "vips",
-						NULL };
+	static const char *const top_keys[] = { "global", "dataplane", "announce",
+						"health_defaults", "vips", NULL };
 	struct conf_ctx ctx = { path, errors };
 	struct conf *cfg;
 	config_t lc;
@@ -931,6 +971,7 @@ static struct conf *conf_load_from(const char *path, const char *text,
 	conf_check_keys(&ctx, root, "", top_keys);
 	conf_load_global(&ctx, root, &cfg->global);
 	conf_load_dataplane(&ctx, root, &cfg->dataplane);
+	conf_load_announce(&ctx, root, &cfg->announce);
 	conf_health_set_defaults(&cfg->health_defaults);
 	config_setting_t *hd = conf_member(&ctx, root, "", "health_defaults", CONFIG_TYPE_GROUP,
 					     false);

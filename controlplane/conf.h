@@ -163,10 +163,25 @@ struct conf_global {
 	enum conf_log_level log_level;
 };
 
+/*
+ * Announcing the VIPs to a routing daemon (README "Scale-out"): lbd puts one
+ * kernel route per announced VIP address into a routing table of its own,
+ * on a TUN device that exists only while lbd's descriptor is open, and the
+ * routing daemon (BIRD) learns that table and announces it with BGP.
+ */
+struct conf_announce {
+	bool enabled;
+	char device[16];       /* the TUN device's name (IFNAMSIZ) */
+	__u32 table;           /* the kernel routing table the routes go to */
+	__u32 route_protocol;  /* rtm_protocol of the routes (/etc/iproute2/rt_protos) */
+	int line;
+};
+
 struct conf {
 	char source[CONF_PATH_MAX];
 	struct conf_global global;
 	struct conf_dataplane dataplane;
+	struct conf_announce announce;
 	struct conf_health health_defaults;
 	struct conf_vip *vips;
 	__u32 vip_count;

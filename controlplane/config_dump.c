@@ -172,6 +172,12 @@ int config_dump(const struct conf *cfg, const struct model *m, char **text, char
 	config_dump_str(g, "metrics_listen", cfg->global.metrics_listen);
 	config_dump_str(g, "log_level", levels[cfg->global.log_level]);
 	config_dump_dataplane(root, &cfg->dataplane);
+	if (cfg->announce.enabled) {
+		config_setting_t *a = config_setting_add(root, "announce", CONFIG_TYPE_GROUP);
+		config_dump_str(a, "device", cfg->announce.device);
+		config_dump_int(a, "table", cfg->announce.table);
+		config_dump_int(a, "route_protocol", cfg->announce.route_protocol);
+	}
 	config_dump_health(root, "health_defaults", &m->health_defaults);
 	config_setting_t *vips = config_setting_add(root, "vips", CONFIG_TYPE_LIST);
 	for (__u32 i = 0; i < m->vip_count; i++)

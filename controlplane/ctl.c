@@ -140,12 +140,20 @@ static json_t *ctl_vip_json(const struct lbd *d, const struct model_vip *v, bool
 
 	for (__u32 i = 0; i < v->backend_count; i++)
 		live += !v->backends[i]->deleted;
-	json_t *o = json_pack("{s:s,s:s,s:o,s:i,s:i,s:i,s:i,s:i,s:b,s:s,s:s}", "name", v->name,
+	/* Without an announce group, "announced" says what lbd would do. */
+	const char *route_why = "";
+	bool announced = announce_enabled(&d->announce) ? lbd_vip_announced(d, v, &route_why)
+							: !v->withdrawn;
+	json_t *o = json_pack("{s:s,s:s,s:o,s:i,s:i,s:i,s:i,s:i,s:b,s:s,s:s,s:s}", "name", v->name,
 			      "protocol", v->proto == PKT_PROTO_TCP ? "tcp" : "udp", "address",
 			      ctl_addr(&v->addr), "port", (json_int_t)v->port, "table_size",
 			      (json_int_t)v->table_size, "min_up", (json_int_t)v->min_up, "backends",
 			      (json_int_t)live, "up", (json_int_t)model_vip_up_count(v), "announced",
-			      !v->withdrawn, "health", types[v->health.type], "origin",
+			      announced, "route",
+			      !announce_enabled(&d->announce) ? "off"
+			      : announced			   ? "announced"
+								   : route_why,
+			      "health", types[v->health.type], "origin",
 			      v->added ? "runtime" : "config");
 	json_object_set_new(o, "packets", vs ? json_integer((json_int_t)vs->packets) : json_null());
 	json_object_set_new(o, "bytes", vs ? json_integer((json_int_t)vs->bytes) : json_null());
@@ -203,6 +211,18 @@ static int ctl_cmd_info(struct lbd *d, const struct ctl_request *r, json_t **res
 		(json_int_t)ht.agent_failures, "in_flight", (json_int_t)ht.in_flight, "probes",
 		(json_int_t)ht.probes, "state_file", d->cfg->global.state_file, "state_error",
 		d->state_error);
+	const struct announce *a = &d->announce;
+	json_object_set_new(
+		*result, "announce",
+		announce_enabled(a)
+			? json_pack("{s:b,s:s,s:I,s:i,s:i,s:I,s:I,s:I,s:s}", "enabled", 1, "device",
+				    a->conf.device, "table", (json_int_t)a->conf.table,
+				    "route_protocol", (json_int_t)a->conf.route_protocol, "routes",
+				    (json_int_t)a->route_count, "announcements",
+				    (json_int_t)a->announcements, "withdrawals",
+				    (json_int_t)a->withdrawals, "failures", (json_int_t)a->failures,
+				    "error", a->error)
+			: json_pack("{s:b}", "enabled", 0));
 	return 0;
 }
 

@@ -192,6 +192,7 @@ static void lbd_log_withdrawals(struct lbd *d)
 		else
 			log_info("vip %s announced again: %u backends take new flows (min_up %u)",
 				 v->name, up, v->min_up);
+		d->announce_dirty = true;
 		json_t *ev = json_pack("{s:s,s:b,s:i,s:i}", "vip", v->name, "withdrawn", withdrawn,
 				       "up", (json_int_t)up, "min_up", (json_int_t)v->min_up);
 		lbd_event(d, "vip_announcement", ev);
@@ -281,6 +282,7 @@ void lbd_publish_due(struct lbd *d, __u64 now_ms)
 		if (due[i])
 			model_vip_published(m->vips[i], now_ms);
 	d->generations_published++;
+	d->announce_dirty = true; /* tables in service for VIPs added, gone for VIPs deleted */
 	__u64 done_us = health_now_ms() * 1000;
 	d->publish_latency_us = d->first_change_ms ? done_us - d->first_change_ms * 1000
 						    : done_us - started_us;
@@ -296,6 +298,133 @@ out:
 		lbd_tables_free(tables, n, d->tables, d->table_count);
 	free(keep);
 	free(due);
+}
+
+/* ---- announcements ---- */
+
+static bool lbd_addr_equal(const struct conf_addr *a, const struct conf_addr *b)
+{
+	return a->family == b->family && memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
+}
+
+/* Why v alone keeps its address from being announced, or NULL. A VIP is
+ * announced only where a dataplane forwards it with its table in service:
+ * a router must never send a flow to an instance that would drop it. */
+static const char *lbd_vip_blocks(const struct lbd *d, const struct model_vip *v)
+{
+	if (!publish_connected(&d->pub) || d->pub.need_full)
+		return d->pub.kind == PUBLISH_XDP ? "the XDP balancer is not attached"
+						  : "lb-dpdk is not connected";
+	if (!lbd_table_of(d, v))
+		return "its table is not in service yet";
+	if (d->announce_settle_ms)
+		return "health checks through the dataplane are settling";
+	if (v->withdrawn)
+		return "fewer than min_up backends take new flows";
+	return NULL;
+}
+
+/*
+ * Whether addr is to be announced: it has live VIPs and none of them is
+ * blocked. One route carries every VIP (port, protocol) on the address, so
+ * one VIP below min_up takes the whole address off this instance; the other
+ * instances, which build the same tables, take its flows (README).
+ * Returns NULL to announce, or why not, with the VIP in *vip (NULL when
+ * the address has no live VIP).
+ */
+static const char *lbd_addr_blocked(const struct lbd *d, const struct conf_addr *addr,
+				    const struct model_vip **vip)
+{
+	const struct model *m = d->model;
+
+	*vip = NULL;
+	for (__u32 i = 0; i < m->vip_count; i++) {
+		const struct model_vip *v = m->vips[i];
+		if (v->deleted || !lbd_addr_equal(&v->addr, addr))
+			continue;
+		*vip = v;
+		const char *why = lbd_vip_blocks(d, v);
+		if (why)
+			return why;
+	}
+	return *vip ? NULL : "no VIP has that address any more";
+}
+
+bool lbd_vip_announced(const struct lbd *d, const struct model_vip *v, const char **why)
+{
+	const struct model_vip *blocker;
+
+	*why = "";
+	if (!announce_enabled(&d->announce)) {
+		*why = "announcements are off";
+		return false;
+	}
+	if (announce_has(&d->announce, &v->addr))
+		return true;
+	*why = lbd_vip_blocks(d, v);
+	if (*why)
+		return false;
+	*why = lbd_addr_blocked(d, &v->addr, &blocker);
+	if (*why)
+		*why = "another VIP on the same address is withdrawn";
+	else
+		*why = d->announce.error[0] ? "the kernel refused the route (lbctl info)"
+					    : "not yet: at the next loop turn";
+	return false;
+}
+
+static void lbd_announce_log(struct lbd *d, const struct conf_addr *addr, bool on,
+			     const struct model_vip *v, const char *why)
+{
+	char text[64];
+
+	conf_fmt_addr(addr, text, sizeof(text));
+	if (on)
+		log_info("address %s announced: route in table %u on %s", text,
+			 d->announce.conf.table, d->announce.conf.device);
+	else
+		log_warning("address %s withdrawn: %s%s%s%s", text, v ? "vip " : "",
+			    v ? v->name : "", v ? ": " : "", why);
+	lbd_event(d, "route",
+		  json_pack("{s:s,s:b,s:s,s:s}", "address", text, "announced", on, "vip",
+			    v ? v->name : "", "reason", on ? "" : why));
+}
+
+void lbd_announce_update(struct lbd *d)
+{
+	struct announce *a = &d->announce;
+	const struct model *m = d->model;
+	const struct model_vip *v;
+	const char *why;
+	bool was_failing = a->error[0] != '\0';
+	int rc = 0;
+
+	if (!announce_enabled(a) || !d->announce_dirty)
+		return;
+	d->announce_dirty = false;
+	/* Withdrawals first: from the end, as announce_set() fills a hole
+	 * with the last route, which is then already looked at. */
+	for (__u32 i = a->route_count; i-- > 0;) {
+		struct conf_addr addr = a->routes[i];
+		why = lbd_addr_blocked(d, &addr, &v);
+		if (!why)
+			continue;
+		rc = announce_set(a, &addr, false);
+		if (rc < 0)
+			break;
+		lbd_announce_log(d, &addr, false, v, why);
+	}
+	for (__u32 i = 0; i < m->vip_count && rc >= 0; i++) {
+		const struct model_vip *u = m->vips[i];
+		if (u->deleted || announce_has(a, &u->addr) || lbd_addr_blocked(d, &u->addr, &v))
+			continue;
+		rc = announce_set(a, &u->addr, true);
+		if (rc > 0)
+			lbd_announce_log(d, &u->addr, true, u, "");
+	}
+	/* Tried again every second (lbd_tick) until the kernel takes it. */
+	if (rc < 0 && !was_failing)
+		log_error("announce: %s; retrying every second", a->error);
 }
 
 void lbd_changed(struct lbd *d, const char *what, json_t *event)
@@ -464,8 +593,13 @@ int lbd_reload(struct lbd *d, bool apply, json_t **result, char *err, size_t err
 		       sizeof(cfg->dataplane.encap_source_v6)) ||
 		cfg->dataplane.tcp_idle_timeout_s != d->cfg->dataplane.tcp_idle_timeout_s ||
 		cfg->dataplane.udp_idle_timeout_s != d->cfg->dataplane.udp_idle_timeout_s;
-	/* Keep the socket paths this process opened. */
+	const struct conf_announce *na = &cfg->announce, *oa = &d->cfg->announce;
+	if (na->enabled != oa->enabled || strcmp(na->device, oa->device) ||
+	    na->table != oa->table || na->route_protocol != oa->route_protocol)
+		log_warning("reload: the announce group takes effect when lbd restarts");
+	/* Keep the socket paths this process opened, and its device. */
 	cfg->global = d->cfg->global;
+	cfg->announce = d->cfg->announce;
 	cfg->dataplane.dpdk.present = d->cfg->dataplane.dpdk.present;
 	snprintf(cfg->dataplane.dpdk.control_socket, sizeof(cfg->dataplane.dpdk.control_socket),
 		 "%s", d->cfg->dataplane.dpdk.control_socket);
@@ -515,6 +649,7 @@ int lbd_init(struct lbd *d, const char *path)
 
 	memset(d, 0, sizeof(*d));
 	d->epoll_fd = d->signal_fd = d->timer_fd = -1;
+	announce_init(&d->announce);
 	snprintf(d->config_path, sizeof(d->config_path), "%s", path);
 	publish_init(&d->pub, "");
 	d->cfg = conf_load(path, &errors);
@@ -556,11 +691,13 @@ int lbd_init(struct lbd *d, const char *path)
 	}
 	d->holding = true;
 	d->hold_until_ms = d->started_ms + hold;
+	d->settle_ms = hold;
 	return 0;
 }
 
 void lbd_fini(struct lbd *d)
 {
+	announce_close(&d->announce);
 	if (d->ctl)
 		ctl_destroy(d->ctl);
 	d->ctl = NULL;
@@ -624,6 +761,20 @@ static void lbd_try_connect(struct lbd *d)
 		log_info("%s: %s", d->pub.kind == PUBLISH_XDP ? "XDP" : "connected", line);
 	if (d->pub.fd >= 0)
 		lbd_watch(d, d->pub.fd);
+	/* lbd's health checks leave through the dataplane's interface (lb-dpdk's
+	 * exception path): check every backend again now, and announce only
+	 * once they have had time to rise. */
+	if (announce_enabled(&d->announce)) {
+		__u64 now = health_now_ms();
+		for (__u32 i = 0; i < d->model->vip_count; i++) {
+			struct model_vip *v = d->model->vips[i];
+			for (__u32 k = 0; !v->deleted && k < v->backend_count; k++)
+				if (!v->backends[k]->deleted && v->health.type != CONF_HEALTH_NONE)
+					health_poll(d->health, v->backends[k], now);
+		}
+		d->announce_settle_ms = now + d->settle_ms;
+		d->announce_dirty = true;
+	}
 	lbd_event(d, "dataplane", json_pack("{s:s,s:s,s:I}", "state", "connected", "kind",
 					    publish_kind_name(&d->pub), "generation",
 					    (json_int_t)d->pub.generation));
@@ -639,6 +790,7 @@ static void lbd_channel_lost(struct lbd *d, const char *why)
 	publish_disconnect(&d->pub);
 	d->sample.valid = d->prev_sample.valid = false;
 	d->members_valid = false;
+	d->announce_dirty = true; /* nothing forwards a VIP now: withdraw them */
 	lbd_event(d, "dataplane", json_pack("{s:s,s:s}", "state", "disconnected", "reason", why));
 }
 
@@ -706,6 +858,12 @@ static void lbd_tick(struct lbd *d, __u64 now_ms)
 		ctl_tick(d->ctl, now_ms);
 	if (d->state_dirty)
 		lbd_save_state(d, err, sizeof(err));
+	if (d->announce.error[0])
+		d->announce_dirty = true;
+	if (d->announce_settle_ms && now_ms >= d->announce_settle_ms) {
+		d->announce_settle_ms = 0; /* settled: announce what is in service */
+		d->announce_dirty = true;
+	}
 }
 
 int lbd_run(struct lbd *d)
@@ -741,6 +899,18 @@ int lbd_run(struct lbd *d)
 			return -EADDRINUSE;
 		}
 		lbd_watch(d, metrics_fd(d->metrics));
+	}
+	if (d->cfg->announce.enabled) {
+		int rc = announce_open(&d->announce, &d->cfg->announce, err, sizeof(err));
+		if (rc) {
+			log_error("announce: %s", err);
+			return rc;
+		}
+		d->announce_dirty = true;
+		log_info("announce: VIP address routes go to table %u on device %s (protocol %u) "
+			 "while their VIPs are in service",
+			 d->cfg->announce.table, d->cfg->announce.device,
+			 d->cfg->announce.route_protocol);
 	}
 	lbd_watch(d, d->signal_fd);
 	lbd_watch(d, d->timer_fd);
@@ -794,12 +964,18 @@ int lbd_run(struct lbd *d)
 		now = health_now_ms();
 		health_run(d->health, now);
 		lbd_publish_due(d, now);
+		lbd_announce_update(d);
 		/* Also for its connection timeouts, which no fd signals. */
 		if (d->metrics && metrics_timeout_ms(d->metrics) == 0)
 			metrics_run(d->metrics);
 	}
 	if (d->state_dirty)
 		lbd_save_state(d, err, sizeof(err));
+	/* Withdrawn before lbd goes: the dataplane keeps forwarding while the
+	 * routers move the flows to the other instances. */
+	if (announce_enabled(&d->announce))
+		log_info("withdrew %u VIP address routes from table %u",
+			 announce_close(&d->announce), d->cfg->announce.table);
 	log_info("stopping; %s keeps forwarding with generation %llu",
 		 d->pub.kind == PUBLISH_XDP ? "the XDP balancer" : "lb-dpdk",
 		 (unsigned long long)d->pub.generation);

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <jansson.h>
 
+#include "controlplane/announce.h"
 #include "controlplane/conf.h"
 #include "controlplane/health.h"
 #include "controlplane/model.h"
@@ -65,6 +66,17 @@ struct lbd {
 	struct publish_members members, prev_members;
 	bool members_valid;
 
+	/* The VIP routes handed to the routing daemon; announce_dirty: what
+	 * they should be may have changed (publication, min_up, channel). */
+	struct announce announce;
+	bool announce_dirty;
+	/* Nothing is announced before this: health checks made while the
+	 * dataplane was away (through its missing interface) must be redone
+	 * through it, or this instance would serve a smaller backend set
+	 * than its peers and send moved flows elsewhere. */
+	__u64 announce_settle_ms; /* 0: settled */
+	__u64 settle_ms; /* how long that takes: rise checks, plus a timeout */
+
 	bool state_dirty; /* run-time changes not yet in the state file */
 	char state_error[256];
 };
@@ -117,6 +129,15 @@ const struct chan_member_stats *lbd_member_stats(const struct lbd *d,
 /* Flows in lb-dpdk's tables for VIP v, over the backends of its generation
  * in service. Returns 0, or -ENOENT when the sample has no such VIP. */
 int lbd_vip_flows_active(const struct lbd *d, const struct model_vip *v, __u64 *flows);
+
+/*
+ * Whether VIP v's address is announced now, and if not, why not ("" when
+ * it is): announcements off, the dataplane not in service, v below min_up.
+ */
+bool lbd_vip_announced(const struct lbd *d, const struct model_vip *v, const char **why);
+
+/* Brings the announced routes in line with the model and the dataplane. */
+void lbd_announce_update(struct lbd *d);
 
 /* The model's mode name ("dpdk", "xdp", "auto"). */
 const char *lbd_mode_name(const struct lbd *d);

@@ -157,8 +157,12 @@ static struct metrics_value metrics_vip_min_up(const struct lbd *d, const struct
 
 static struct metrics_value metrics_vip_announced(const struct lbd *d, const struct model_vip *v)
 {
-	(void)d;
-	return metrics_count(!v->withdrawn);
+	const char *why;
+
+	/* Without an announce group, what lbd would announce. */
+	if (!announce_enabled(&d->announce))
+		return metrics_count(!v->withdrawn);
+	return metrics_count(lbd_vip_announced(d, v, &why));
 }
 
 static struct metrics_value metrics_vip_table_size(const struct lbd *d, const struct model_vip *v)
@@ -185,7 +189,8 @@ static const struct metrics_vip_family metrics_vip_families[] = {
 	{ "fulcrum_vip_min_up", "gauge",
 	  "Backends the VIP needs taking new flows to stay announced.", metrics_vip_min_up },
 	{ "fulcrum_vip_announced", "gauge",
-	  "1 while the VIP has at least min_up backends taking new flows, else 0 (withdrawn).",
+	  "1 while the VIP's address route is in lbd's announce table (without an announce "
+	  "group: while it has at least min_up backends taking new flows), else 0.",
 	  metrics_vip_announced },
 	{ "fulcrum_vip_table_size", "gauge", "Slots in the VIP's Maglev table.",
 	  metrics_vip_table_size },
@@ -503,6 +508,17 @@ void metrics_dump(const struct lbd *d, FILE *f)
 			"Checks lbd could not start for want of its own resources (descriptors, "
 			"memory): retried, never counted against the backend.",
 			ht.local_errors);
+	if (announce_enabled(&d->announce)) {
+		metrics_gauge(f, "fulcrum_announce_routes",
+			      "VIP address routes in lbd's announce table (what BGP announces).",
+			      metrics_count(d->announce.route_count));
+		metrics_counter(f, "fulcrum_announce_changes_total",
+				"VIP address routes put in or taken out of the announce table.",
+				d->announce.announcements + d->announce.withdrawals);
+		metrics_counter(f, "fulcrum_announce_failures_total",
+				"Route changes the kernel refused (retried every second).",
+				d->announce.failures);
+	}
 	metrics_dump_dataplane(d, f);
 	metrics_dump_vips(d, f);
 	metrics_dump_backends(d, f);

@@ -155,6 +155,39 @@ int nl_route_get(int fd, __u8 family, const __be32 *dst, __be32 *gateway, int *o
 	return found_oif ? 0 : -ENETUNREACH;
 }
 
+int nl_route_set(int fd, bool add, __u8 family, const __be32 *dst, __u8 prefix_len, int oif,
+		 __u32 table, __u8 protocol)
+{
+	/* The request in a plain buffer: attributes follow the rtmsg, and the
+	 * compiler is to see the whole of it as the object written. */
+	union {
+		struct nl_req r;
+		char bytes[sizeof(struct nl_req)];
+	} u;
+	struct nlmsghdr *h = (struct nlmsghdr *)u.bytes;
+	struct rtmsg *rt = NLMSG_DATA(h);
+	char buf[NL_BUF];
+	struct nlmsghdr *answer;
+	__u32 oif32 = (__u32)oif;
+
+	memset(&u, 0, sizeof(u));
+	h->nlmsg_len = NLMSG_LENGTH(sizeof(*rt));
+	h->nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
+	h->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0);
+	rt->rtm_family = (unsigned char)nl_af(family);
+	rt->rtm_dst_len = prefix_len;
+	/* Tables above 255 exist only as RTA_TABLE; the header says "see it". */
+	rt->rtm_table = table < 256 ? (unsigned char)table : RT_TABLE_UNSPEC;
+	rt->rtm_protocol = protocol;
+	rt->rtm_scope = add ? RT_SCOPE_LINK : RT_SCOPE_NOWHERE;
+	rt->rtm_type = RTN_UNICAST;
+	nl_attr_put(h, RTA_DST, dst, nl_addr_len(family));
+	nl_attr_put(h, RTA_TABLE, &table, sizeof(table));
+	nl_attr_put(h, RTA_OIF, &oif32, sizeof(oif32));
+	int rc = nl_talk(fd, h, buf, sizeof(buf), &answer);
+	return !add && rc == -ESRCH ? 0 : rc < 0 ? rc : 0;
+}
+
 int nl_neigh_get(int fd, __u8 family, const __be32 *addr, int ifindex, uint8_t mac[6])
 {
 	struct nl_req r;

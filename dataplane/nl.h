@@ -4,11 +4,13 @@
  * exception interfaces: give an interface its addresses, ask which next hop
  * and interface the kernel would use toward a backend, read that neighbour's
  * MAC, and ask the kernel to resolve it (ARP / ND) when it does not know it.
- * Main lcore only; every call is one request and its answer.
+ * Main lcore only; every call is one request and its answer. lbd uses the
+ * route requests too, for the VIP routes it announces (controlplane/announce.c).
  */
 #ifndef FULCRUM_NL_H
 #define FULCRUM_NL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <linux/types.h>
 
@@ -25,6 +27,14 @@ int nl_addr_add(int fd, int ifindex, __u8 family, const __be32 *addr, __u8 prefi
  * no route, or -errno.
  */
 int nl_route_get(int fd, __u8 family, const __be32 *dst, __be32 *gateway, int *oif);
+
+/*
+ * Adds (add true; replacing one to the same destination) or deletes the route
+ * dst/prefix_len on device oif in table, with rtm_protocol protocol. Deleting
+ * a route that is not there succeeds. Returns 0 or -errno.
+ */
+int nl_route_set(int fd, bool add, __u8 family, const __be32 *dst, __u8 prefix_len, int oif,
+		 __u32 table, __u8 protocol);
 
 /*
  * The MAC of neighbour addr on ifindex, when the kernel holds a usable one

@@ -7,7 +7,8 @@
 # python3 and gnuplot-nox for the benchmark suite's report and plot, which
 # `make check` tests too; libFuzzer's runtime for the fuzz harnesses, which
 # clang only recommends and so --no-install-recommends leaves out; qemu,
-# busybox and cpio to boot Debian 12's kernel in tests/bpf/test_kernel_61.sh),
+# busybox and cpio to boot Debian 12's kernel in tests/bpf/test_kernel_61.sh;
+# bird2, the BGP daemon of tests/e2e/test_ecmp.sh and config/bird-fulcrum.conf),
 # and only those missing: when everything is present it returns at once
 # without touching apt, so `make test` stays quick on a machine that has run
 # it before.
@@ -16,7 +17,7 @@ set -eu
 packages="build-essential pkg-config clang libclang-rt-dev llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 	libconfig-dev libcmocka-dev libjansson-dev libmicrohttpd-dev libpcap-dev dpdk-dev libdpdk-dev iproute2 ethtool util-linux python3-scapy
 	dpdk kmod debhelper dpkg-dev lintian groff-base bsdextrautils man-db systemd
-	python3 gnuplot-nox qemu-system-x86 busybox-static cpio"
+	python3 gnuplot-nox qemu-system-x86 busybox-static cpio bird2"
 
 missing=""
 for pkg in $packages; do

@@ -148,7 +148,7 @@ static void lbctl_fields(json_t *o, int indent)
 
 static const char *const lbctl_vip_columns[] = {
 	"name", "VIP", "protocol", "PROTO", "address", "ADDRESS", "port", "PORT",
-	"backends", "BACKENDS", "up", "UP", "min_up", "MIN_UP", "announced", "ANNOUNCED",
+	"backends", "BACKENDS", "up", "UP", "min_up", "MIN_UP", "announced", "ANNOUNCED", "route", "ROUTE",
 	"packets", "PACKETS", "flows_new", "NEW_FLOWS", "drops_no_backend", "NO_BACKEND_DROPS",
 	NULL, NULL
 };

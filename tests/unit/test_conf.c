@@ -151,6 +151,11 @@ static void test_sample_states_the_real_defaults(void **state)
 	assert_int_equal(s->dpdk.mbuf_cache, m->dpdk.mbuf_cache);
 	assert_string_equal(s->dpdk.control_socket, m->dpdk.control_socket);
 	assert_int_equal(s->dpdk.worker_lcores[0], m->dpdk.worker_lcores[0]);
+	assert_false(sample->announce.enabled);
+	assert_false(minimal->announce.enabled);
+	assert_string_equal(sample->announce.device, minimal->announce.device);
+	assert_int_equal(sample->announce.table, minimal->announce.table);
+	assert_int_equal(sample->announce.route_protocol, minimal->announce.route_protocol);
 	const struct conf_vip *sv = &sample->vips[0], *mv = &minimal->vips[0];
 	assert_int_equal(sv->table_size, mv->table_size);
 	assert_int_equal(sv->min_up, mv->min_up);
@@ -367,6 +372,50 @@ static void test_backend_family_without_tunnel_source_is_rejected(void **state)
 			   "dataplane.encap_source_v6 is not set");
 }
 
+#define VIPS_MIN                                                                                  \
+	"vips = ( { name = \"v\"; protocol = \"tcp\"; address = \"192.0.2.1\"; port = 80; "     \
+	"backends = ( { name = \"b\"; address = \"10.1.0.1\"; } ); } );\n"
+
+static void test_announce_group(void **state)
+{
+	(void)state;
+	struct conf_errors errors;
+	struct conf *cfg = load_text(BASE "announce = { table = 100; };\n" VIPS_MIN, &errors);
+
+	assert_non_null(cfg);
+	assert_true(cfg->announce.enabled); /* the group written means on */
+	assert_string_equal(cfg->announce.device, "fulcrum0");
+	assert_int_equal(cfg->announce.table, 100);
+	assert_int_equal(cfg->announce.route_protocol, 4);
+	conf_destroy(cfg);
+	cfg = load_text(BASE "announce = { enabled = false; device = \"lb-routes\"; "
+			     "table = 2000000000; route_protocol = 200; };\n" VIPS_MIN,
+			&errors);
+	assert_non_null(cfg);
+	assert_false(cfg->announce.enabled);
+	assert_string_equal(cfg->announce.device, "lb-routes");
+	assert_int_equal(cfg->announce.table, 2000000000u);
+	assert_int_equal(cfg->announce.route_protocol, 200);
+	conf_destroy(cfg);
+	assert_rejected(BASE "announce = {\n table = 254; };\n" VIPS_MIN, 5,
+			"announce.table: 254 is one of the kernel's own tables");
+	assert_rejected(BASE "announce = { table = 0; };\n" VIPS_MIN, 4,
+			"announce.table: 0 is below 1");
+	assert_rejected(BASE "announce = { device = \"a/b\"; };\n" VIPS_MIN, 4,
+			"announce.device: \"a/b\" is not an interface name");
+	assert_rejected(BASE "announce = { device = \"sixteen-chars-xx\"; };\n" VIPS_MIN, 4,
+			"announce.device: \"sixteen-chars-xx...\" is longer than 15 characters");
+	assert_rejected(BASE "announce = { route_protocol = 2; };\n" VIPS_MIN, 4,
+			"announce.route_protocol: 2 is below 3");
+	assert_rejected(BASE "announce = { enabled = 1; };\n" VIPS_MIN, 4,
+			"announce.enabled: must be a boolean");
+	assert_rejected(BASE "announce = { peer = \"10.0.0.1\"; };\n" VIPS_MIN, 4,
+			"announce.peer: unknown key");
+	print_message("announce: defaults (device fulcrum0, table 4242, protocol 4), on when "
+		      "written; the kernel's own tables, bad device names, protocols 0-2, wrong "
+		      "types and unknown keys rejected at their line\n");
+}
+
 static void test_missing_required_keys_and_groups(void **state)
 {
 	(void)state;
@@ -407,6 +456,7 @@ int main(void)
 		cmocka_unit_test(test_table_sizes_must_be_prime_and_large_enough),
 		cmocka_unit_test(test_duplicates_are_rejected),
 		cmocka_unit_test(test_backend_family_without_tunnel_source_is_rejected),
+		cmocka_unit_test(test_announce_group),
 		cmocka_unit_test(test_missing_required_keys_and_groups),
 		cmocka_unit_test(test_every_error_is_reported_at_once),
 	};
