@@ -334,11 +334,13 @@ server_kill() {
 		grep -q "python3" "/proc/$pid/cmdline" 2>/dev/null && kill -KILL "$pid"
 	done
 }
+# (The count is read again on each try: wait_for runs its command as given.)
+serving_above() { [ "$(grep -c serving "$E2E_DIR/$1.log")" -gt "$2" ]; }
 server_start() {
 	local before
 	before=$(grep -c serving "$E2E_DIR/$1.log")
 	backend_serve "$1" >>"$E2E_DIR/$1.log" 2>&1 &
-	wait_for 10 test "$(grep -c serving "$E2E_DIR/$1.log")" -gt "$before"
+	wait_for 10 serving_above "$1" "$before"
 }
 
 # lbd's Prometheus page, fetched inside the balancer's namespace.
