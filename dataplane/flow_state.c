@@ -17,7 +17,7 @@
 #include "dataplane/flow_state.h"
 
 _Static_assert(sizeof(struct flow_state_header) == 128, "header layout is the file format");
-_Static_assert(sizeof(struct flow_state_member) == 44, "member layout is the file format");
+_Static_assert(sizeof(struct flow_state_member) == 48, "member layout is the file format");
 _Static_assert(sizeof(struct flow_state_entry) == 24, "entry layout is the file format");
 
 #define FLOW_STATE_BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
@@ -381,6 +381,7 @@ static int flow_state_read_all(int fd, void *buf, size_t size)
 /* Checks every entry's fields and finds where each worker's run starts. */
 static int flow_state_index(struct flow_state *fs, char *err, size_t err_size, const char *path)
 {
+	static const __u8 zero_pad[sizeof(((struct flow_state_member *)0)->pad)];
 	const struct flow_state_header *h = &fs->head;
 	__u32 worker = 0;
 
@@ -410,7 +411,7 @@ static int flow_state_index(struct flow_state *fs, char *err, size_t err_size, c
 		const struct flow_state_member *r = &fs->members[m];
 		if ((r->family != FLOW_FAMILY_IPV4 && r->family != FLOW_FAMILY_IPV6) ||
 		    (r->vip.family != FLOW_FAMILY_IPV4 && r->vip.family != FLOW_FAMILY_IPV6) ||
-		    r->pad[0] | r->pad[1] | r->pad[2] | r->pad[3] | r->pad[4]) {
+		    memcmp(r->pad, zero_pad, sizeof(r->pad)) != 0) {
 			flow_state_errorf(err, err_size, "%s: member record %u is malformed", path, m);
 			return -EINVAL;
 		}

@@ -74,7 +74,7 @@ struct flow_state_member {
 	__be32 addr[4];
 	__be16 port;
 	__u8 family;
-	__u8 pad[5]; /* zero */
+	__u8 pad[9]; /* zero; 48 bytes keep the entries after them 8-byte aligned */
 };
 
 struct flow_state_entry {
