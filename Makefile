@@ -69,9 +69,14 @@ LBD_CORE_SAN_OBJS := $(LBD_CORE_SRCS:%.c=$(BUILD)/san/%.o)
 LBD_SRCS := controlplane/lbd_main.c $(LBD_CORE_SRCS)
 LBD := $(BUILD)/lbd
 
+# lb-dpdk's flow state file (portable, with zlib's CRC-32): linked into
+# lb-dpdk and the unit tests only, so that nothing else needs zlib.
+FLOW_STATE_SRCS := dataplane/flow_state.c
+ZLIB_LIBS = $(shell $(PKG_CONFIG) --libs zlib)
+
 # lb-dpdk's modules, built against DPDK (its -march and headers).
 DPDK_SRCS := dataplane/worker.c dataplane/eal.c dataplane/nl.c dataplane/nexthop.c dataplane/port.c \
-	     dataplane/control.c dataplane/telemetry.c
+	     dataplane/control.c dataplane/telemetry.c dataplane/handover.c
 DPDK_OBJS := $(DPDK_SRCS:%.c=$(BUILD)/dpdk/%.o)
 LB_DPDK := $(BUILD)/lb-dpdk
 DPDK_BENCHES := $(BUILD)/bench/bench_worker
@@ -296,9 +301,10 @@ $(LBD): $(LBD_SRCS:%.c=$(BUILD)/obj/%.o) $(CORE_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CONFIG_LIBS) $(JSON_LIBS) $(HTTP_LIBS) $(BPF_LIBS)
 
-$(LB_DPDK): $(BUILD)/dpdk/dataplane/lb_dpdk.o $(DPDK_OBJS) $(CORE_OBJS)
+$(LB_DPDK): $(BUILD)/dpdk/dataplane/lb_dpdk.o $(DPDK_OBJS) $(CORE_OBJS) \
+	    $(FLOW_STATE_SRCS:%.c=$(BUILD)/obj/%.o)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DPDK_LIBS) $(CONFIG_LIBS) -lpthread
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DPDK_LIBS) $(CONFIG_LIBS) $(ZLIB_LIBS) -lpthread
 
 $(LBGEN): $(BUILD)/dpdk/tools/lbgen/lbgen.o $(LBGEN_CORE_OBJS) $(BUILD)/obj/dataplane/pkt.o
 	$(call msg,LD,$@)
@@ -333,11 +339,11 @@ $(DPDK_BENCHES): $(BUILD)/bench/%: $(BUILD)/dpdk/tests/bench/%.o $(BUILD)/dpdk/d
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(DPDK_LIBS) $(CONFIG_LIBS) -lm
 
 $(BUILD)/tests/%: $(BUILD)/san/tests/unit/%.o $(CORE_SAN_OBJS) $(LBD_CORE_SAN_OBJS) \
-		  $(LBGEN_CORE_SAN_OBJS)
+		  $(LBGEN_CORE_SAN_OBJS) $(FLOW_STATE_SRCS:%.c=$(BUILD)/san/%.o)
 	$(call msg,LD-SAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(CMOCKA_LIBS) $(CONFIG_LIBS) $(JSON_LIBS) $(HTTP_LIBS) \
-		$(BPF_LIBS) -lm
+		$(BPF_LIBS) $(ZLIB_LIBS) -lm
 
 $(BUILD)/tests/test_bpf_%: $(BUILD)/san/tests/bpf/test_bpf_%.o $(CORE_SAN_OBJS) \
 			   $(BUILD)/san/controlplane/xdp.o

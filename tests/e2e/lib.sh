@@ -53,6 +53,10 @@ HEALTH_DEFAULTS='type = "none";'
 WEB_HEALTH=""
 # dataplane.tcp_idle_timeout_s; empty = the default.
 TCP_IDLE_TIMEOUT_S=""
+# dataplane.dpdk.flow_state_file: this run's own, never the machine's
+# /run/fulcrum/lb-dpdk.flows that other runs (and a real lb-dpdk) use;
+# "" turns it off.
+FLOW_STATE_FILE=$E2E_DIR/lb-dpdk.flows
 
 ns() {
 	local n=$1
@@ -192,6 +196,7 @@ dataplane = {
     mbufs = 8191;
     mbuf_cache = 128;
     control_socket = "$E2E_DIR/lb-dpdk.sock";
+    flow_state_file = "$FLOW_STATE_FILE";
     idle_sleep_us = 20;
     ports = ( { name = "edge0"; device = "net_af_packet0,iface=lb0"; mtu = 1500;
                 addresses = [ "10.99.2.2/24", "fd99:2::2/64" ]; } );
