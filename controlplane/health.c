@@ -360,9 +360,12 @@ static void health_start_task(struct health_engine *e, struct health_task *t, __
 	if (connect(t->fd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS) {
 		int err = errno;
 
-		if (!t->agent && err == ENETUNREACH && health_unroutable(e, t, now_ms))
-			return;
-		t->unroutable_since_ms = 0;
+		if (!t->agent && err == ENETUNREACH) {
+			if (health_unroutable(e, t, now_ms))
+				return;
+		} else {
+			t->unroutable_since_ms = 0;
+		}
 		health_fail_errno(e, t, "connect", err);
 		return;
 	}
