@@ -124,6 +124,13 @@ E2E_TESTS := $(wildcard tests/e2e/test_*.sh)
 # Installation suites: make install, the units, the manuals, the set-up
 # helper, the Debian package.
 INSTALL_TESTS := $(wildcard tests/install/test_*.sh)
+# The chaos suite (tests/chaos, README "Chaos suite"): make check runs it for
+# CHAOS_TEST_SECONDS, make chaos for CHAOS_SECONDS; CHAOS_SEED replays a
+# schedule (empty: a random seed, printed).
+CHAOS_SUITE := tests/chaos/chaos.sh
+CHAOS_SECONDS ?= 180
+CHAOS_TEST_SECONDS ?= 60
+CHAOS_SEED ?=
 # The benchmark suite's driver, on one quick benchmark (no figure checked).
 BENCH_TESTS := $(wildcard tests/bench/test_*.sh)
 # make bench: which steps (all when empty) and runs per figure (each
@@ -156,7 +163,7 @@ FUZZ_ARGS ?=
 PROGRAMS := $(LBD) $(LB_DPDK) $(LBCTL) $(DECAP) $(AGENT) $(LBGEN)
 
 .PHONY: all help deps test check unit-tests bench bench-programs clean format demo programs install \
-	uninstall deb fuzz fuzzers
+	uninstall deb fuzz fuzzers chaos
 # (`make help` reads a target's first line: more prerequisites go on another.)
 all: $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) $(LBGEN) $(BENCHES) ## Build everything into build/
 all: $(UNIT_TESTS) $(BPF_TESTS) $(KERNEL_GUEST) $(FUZZERS)
@@ -168,6 +175,8 @@ help: ## List the targets
 	@echo "  bench: STEPS=\"worker pkt system xdp maglev health\" (a subset), BENCH_RUNS=N"
 	@echo "  fuzz: FUZZ_SECONDS (60, per harness), FUZZ_TARGETS ($(FUZZ_NAMES)),"
 	@echo "    FUZZ_MERGE=1 (keep new inputs in tests/fuzz/corpus), FUZZ_ARGS (libFuzzer flags)"
+	@echo "  chaos: CHAOS_SECONDS ($(CHAOS_SECONDS)), CHAOS_SEED (replay a schedule; random when empty);"
+	@echo "    make check runs it for CHAOS_TEST_SECONDS ($(CHAOS_TEST_SECONDS))"
 	@echo "  install/uninstall: DESTDIR, PREFIX (/usr/local), bindir, sbindir, sysconfdir,"
 	@echo "    mandir, unitdir, bashcompdir (see README, \"Install on an edge server\")"
 
@@ -181,8 +190,13 @@ test: ## Install what is missing, build, run every test suite
 check: $(UNIT_TESTS) $(BPF_TESTS) $(FUZZERS) $(LBD) $(LBCTL) ## Run the test suites (no install step)
 check: $(LB_DPDK) $(DECAP) $(AGENT) $(LBGEN) $(BUILD)/bench/bench_maglev $(KERNEL_GUEST) \
        $(BPF_OBJS) $(TEST_BPF_OBJS)
-	$(Q)BUILD=$(BUILD) sh tests/run-suites.sh $(UNIT_TESTS) tests/fuzz/run.sh $(BPF_TESTS) \
-		$(KERNEL_TESTS) $(E2E_TESTS) $(INSTALL_TESTS) $(BENCH_TESTS)
+	$(Q)BUILD=$(BUILD) CHAOS_SECONDS=$(CHAOS_TEST_SECONDS) CHAOS_SEED=$(CHAOS_SEED) \
+		sh tests/run-suites.sh $(UNIT_TESTS) tests/fuzz/run.sh $(BPF_TESTS) \
+		$(KERNEL_TESTS) $(E2E_TESTS) $(CHAOS_SUITE) $(INSTALL_TESTS) $(BENCH_TESTS)
+
+chaos: $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) ## Run the chaos suite for CHAOS_SECONDS (root; CHAOS_SEED=N replays)
+	$(Q)BUILD=$(BUILD) CHAOS_SECONDS=$(CHAOS_SECONDS) CHAOS_SEED=$(CHAOS_SEED) \
+		sh tests/run-suites.sh $(CHAOS_SUITE)
 
 fuzzers: $(FUZZERS) ## Build the libFuzzer harnesses into build/fuzz
 

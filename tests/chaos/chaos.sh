@@ -47,11 +47,12 @@ WEB_HEALTH="type = \"tcp\"; interval_ms = $INTERVAL_MS; fast_interval_ms = 200;
   agent_weight_interval_ms = 500;"
 # What a server's death may cost new connections: fall checks, the last one
 # timing out, then the publication (a generation is in service within a
-# few ms here; 2 s for a loaded machine).
-DETECT_BOUND_MS=$((FALL * INTERVAL_MS + TIMEOUT_MS + 2000))
+# few ms here), as seen by polling lbctl, which on this shared machine has
+# taken up to 4 s in all: 5 s of slack.
+DETECT_BOUND_MS=$((FALL * INTERVAL_MS + TIMEOUT_MS + 5000))
 # Memory bounds (README, "Chaos suite", says how they were chosen).
 LBD_RSS_BOUND_KB=2048
-LB_RSS_BOUND_KB=8192
+LB_RSS_BOUND_KB=2048
 LB_HEAP_BOUND_KB=64
 # The load's connect and read timeout: covers lb-dpdk's restart gap (a SYN
 # or segment lost in it is sent again after 1, 3, 7, 15 s).
@@ -171,8 +172,9 @@ ev_kill() {
 	ALIVE[$b]=0
 	ev kill "$b" "server SIGKILLed" "$t0"
 	# Until lbd takes it out of the table, new connections hashed to it are
-	# refused: that window is measured here and allowed (README).
-	if [ "${IN[$b]}" = 1 ]; then
+	# refused: that window is measured here and allowed (README). A draining
+	# or removed backend takes no new connections: no window.
+	if [ "${IN[$b]}" = 1 ] && [ "${ADMIN[$b]}" = ready ]; then
 		if wait_for 20 published_not_ready "$b"; then
 			t1=$(now_ms)
 			ev detected "$b" "out of the table after $((t1 - t0)) ms" "$t1"
