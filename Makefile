@@ -69,9 +69,14 @@ LBD_CORE_SAN_OBJS := $(LBD_CORE_SRCS:%.c=$(BUILD)/san/%.o)
 LBD_SRCS := controlplane/lbd_main.c $(LBD_CORE_SRCS)
 LBD := $(BUILD)/lbd
 
+# lb-dpdk's flow state file (portable, with zlib's CRC-32): linked into
+# lb-dpdk and the unit tests only, so that nothing else needs zlib.
+FLOW_STATE_SRCS := dataplane/flow_state.c
+ZLIB_LIBS = $(shell $(PKG_CONFIG) --libs zlib)
+
 # lb-dpdk's modules, built against DPDK (its -march and headers).
 DPDK_SRCS := dataplane/worker.c dataplane/eal.c dataplane/nl.c dataplane/nexthop.c dataplane/port.c \
-	     dataplane/control.c dataplane/telemetry.c
+	     dataplane/control.c dataplane/telemetry.c dataplane/handover.c
 DPDK_OBJS := $(DPDK_SRCS:%.c=$(BUILD)/dpdk/%.o)
 LB_DPDK := $(BUILD)/lb-dpdk
 DPDK_BENCHES := $(BUILD)/bench/bench_worker
@@ -119,6 +124,13 @@ E2E_TESTS := $(wildcard tests/e2e/test_*.sh)
 # Installation suites: make install, the units, the manuals, the set-up
 # helper, the Debian package.
 INSTALL_TESTS := $(wildcard tests/install/test_*.sh)
+# The chaos suite (tests/chaos, README "Chaos suite"): make check runs it for
+# CHAOS_TEST_SECONDS, make chaos for CHAOS_SECONDS; CHAOS_SEED replays a
+# schedule (empty: a random seed, printed).
+CHAOS_SUITE := tests/chaos/chaos.sh
+CHAOS_SECONDS ?= 180
+CHAOS_TEST_SECONDS ?= 60
+CHAOS_SEED ?=
 # The benchmark suite's driver, on one quick benchmark (no figure checked).
 BENCH_TESTS := $(wildcard tests/bench/test_*.sh)
 # make bench: which steps (all when empty) and runs per figure (each
@@ -151,7 +163,7 @@ FUZZ_ARGS ?=
 PROGRAMS := $(LBD) $(LB_DPDK) $(LBCTL) $(DECAP) $(AGENT) $(LBGEN)
 
 .PHONY: all help deps test check unit-tests bench bench-programs clean format demo programs install \
-	uninstall deb fuzz fuzzers
+	uninstall deb fuzz fuzzers chaos
 # (`make help` reads a target's first line: more prerequisites go on another.)
 all: $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) $(LBGEN) $(BENCHES) ## Build everything into build/
 all: $(UNIT_TESTS) $(BPF_TESTS) $(KERNEL_GUEST) $(FUZZERS)
@@ -163,6 +175,8 @@ help: ## List the targets
 	@echo "  bench: STEPS=\"worker pkt system xdp maglev health\" (a subset), BENCH_RUNS=N"
 	@echo "  fuzz: FUZZ_SECONDS (60, per harness), FUZZ_TARGETS ($(FUZZ_NAMES)),"
 	@echo "    FUZZ_MERGE=1 (keep new inputs in tests/fuzz/corpus), FUZZ_ARGS (libFuzzer flags)"
+	@echo "  chaos: CHAOS_SECONDS ($(CHAOS_SECONDS)), CHAOS_SEED (replay a schedule; random when empty);"
+	@echo "    make check runs it for CHAOS_TEST_SECONDS ($(CHAOS_TEST_SECONDS))"
 	@echo "  install/uninstall: DESTDIR, PREFIX (/usr/local), bindir, sbindir, sysconfdir,"
 	@echo "    mandir, unitdir, bashcompdir (see README, \"Install on an edge server\")"
 
@@ -176,8 +190,13 @@ test: ## Install what is missing, build, run every test suite
 check: $(UNIT_TESTS) $(BPF_TESTS) $(FUZZERS) $(LBD) $(LBCTL) ## Run the test suites (no install step)
 check: $(LB_DPDK) $(DECAP) $(AGENT) $(LBGEN) $(BUILD)/bench/bench_maglev $(KERNEL_GUEST) \
        $(BPF_OBJS) $(TEST_BPF_OBJS)
-	$(Q)BUILD=$(BUILD) sh tests/run-suites.sh $(UNIT_TESTS) tests/fuzz/run.sh $(BPF_TESTS) \
-		$(KERNEL_TESTS) $(E2E_TESTS) $(INSTALL_TESTS) $(BENCH_TESTS)
+	$(Q)BUILD=$(BUILD) CHAOS_SECONDS=$(CHAOS_TEST_SECONDS) CHAOS_SEED=$(CHAOS_SEED) \
+		sh tests/run-suites.sh $(UNIT_TESTS) tests/fuzz/run.sh $(BPF_TESTS) \
+		$(KERNEL_TESTS) $(E2E_TESTS) $(CHAOS_SUITE) $(INSTALL_TESTS) $(BENCH_TESTS)
+
+chaos: $(LBD) $(LBCTL) $(LB_DPDK) $(DECAP) $(AGENT) ## Run the chaos suite for CHAOS_SECONDS (root; CHAOS_SEED=N replays)
+	$(Q)BUILD=$(BUILD) CHAOS_SECONDS=$(CHAOS_SECONDS) CHAOS_SEED=$(CHAOS_SEED) \
+		sh tests/run-suites.sh $(CHAOS_SUITE)
 
 fuzzers: $(FUZZERS) ## Build the libFuzzer harnesses into build/fuzz
 
@@ -296,9 +315,10 @@ $(LBD): $(LBD_SRCS:%.c=$(BUILD)/obj/%.o) $(CORE_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CONFIG_LIBS) $(JSON_LIBS) $(HTTP_LIBS) $(BPF_LIBS)
 
-$(LB_DPDK): $(BUILD)/dpdk/dataplane/lb_dpdk.o $(DPDK_OBJS) $(CORE_OBJS)
+$(LB_DPDK): $(BUILD)/dpdk/dataplane/lb_dpdk.o $(DPDK_OBJS) $(CORE_OBJS) \
+	    $(FLOW_STATE_SRCS:%.c=$(BUILD)/obj/%.o)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DPDK_LIBS) $(CONFIG_LIBS) -lpthread
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DPDK_LIBS) $(CONFIG_LIBS) $(ZLIB_LIBS) -lpthread
 
 $(LBGEN): $(BUILD)/dpdk/tools/lbgen/lbgen.o $(LBGEN_CORE_OBJS) $(BUILD)/obj/dataplane/pkt.o
 	$(call msg,LD,$@)
@@ -333,11 +353,11 @@ $(DPDK_BENCHES): $(BUILD)/bench/%: $(BUILD)/dpdk/tests/bench/%.o $(BUILD)/dpdk/d
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(DPDK_LIBS) $(CONFIG_LIBS) -lm
 
 $(BUILD)/tests/%: $(BUILD)/san/tests/unit/%.o $(CORE_SAN_OBJS) $(LBD_CORE_SAN_OBJS) \
-		  $(LBGEN_CORE_SAN_OBJS)
+		  $(LBGEN_CORE_SAN_OBJS) $(FLOW_STATE_SRCS:%.c=$(BUILD)/san/%.o)
 	$(call msg,LD-SAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(CMOCKA_LIBS) $(CONFIG_LIBS) $(JSON_LIBS) $(HTTP_LIBS) \
-		$(BPF_LIBS) -lm
+		$(BPF_LIBS) $(ZLIB_LIBS) -lm
 
 $(BUILD)/tests/test_bpf_%: $(BUILD)/san/tests/bpf/test_bpf_%.o $(CORE_SAN_OBJS) \
 			   $(BUILD)/san/controlplane/xdp.o

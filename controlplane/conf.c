@@ -556,11 +556,39 @@ static void conf_load_dpdk_port(struct conf_ctx *ctx, const config_setting_t *s,
 	}
 }
 
+/*
+ * dataplane.dpdk.flow_state_file: "" (off) or an absolute path to a file,
+ * with room for the ".refused" lb-dpdk appends to a file it will not use,
+ * and not the control socket's.
+ */
+static void conf_load_flow_state_file(struct conf_ctx *ctx, const config_setting_t *s,
+				      const char *path, struct conf_dpdk *d)
+{
+	const size_t suffix = sizeof(".refused") - 1;
+	config_setting_t *f = conf_get_string(ctx, s, path, "flow_state_file", false,
+					      d->flow_state_file, sizeof(d->flow_state_file) - suffix);
+	const char *v = d->flow_state_file;
+	size_t len = strlen(v);
+
+	if (!f || len == 0)
+		return;
+	if (v[0] != '/')
+		conf_error(ctx, f, "dataplane.dpdk.flow_state_file",
+			   "\"%s\" is not an absolute path (or \"\" to turn it off)", v);
+	else if (v[len - 1] == '/')
+		conf_error(ctx, f, "dataplane.dpdk.flow_state_file",
+			   "\"%s\" names a directory, not a file", v);
+	else if (strcmp(v, d->control_socket) == 0)
+		conf_error(ctx, f, "dataplane.dpdk.flow_state_file",
+			   "\"%s\" is also the control_socket", v);
+}
+
 static void conf_load_dpdk(struct conf_ctx *ctx, const config_setting_t *dp,
 			     struct conf_dpdk *d)
 {
 	static const char *const keys[] = { "eal_args", "worker_lcores", "mbufs", "mbuf_cache",
-					    "control_socket", "idle_sleep_us", "ports", NULL };
+					    "control_socket", "idle_sleep_us", "ports",
+					    "flow_state_file", NULL };
 	const char *path = "dataplane.dpdk";
 
 	d->worker_lcores[0] = 1;
@@ -568,6 +596,9 @@ static void conf_load_dpdk(struct conf_ctx *ctx, const config_setting_t *dp,
 	d->mbufs = 16383;
 	d->mbuf_cache = 256;
 	snprintf(d->control_socket, sizeof(d->control_socket), "/run/fulcrum/lb-dpdk.sock");
+	/* /run: kept across a service restart (the units preserve the
+	 * directory), gone after a reboot, when no flow survives anyway. */
+	snprintf(d->flow_state_file, sizeof(d->flow_state_file), "/run/fulcrum/lb-dpdk.flows");
 
 	config_setting_t *s = conf_member(ctx, dp, "dataplane", "dpdk", CONFIG_TYPE_GROUP, false);
 	if (!s)
@@ -612,6 +643,7 @@ static void conf_load_dpdk(struct conf_ctx *ctx, const config_setting_t *dp,
 	conf_get_int(ctx, s, path, "mbuf_cache", 0, 512, false, &d->mbuf_cache);
 	conf_get_string(ctx, s, path, "control_socket", false, d->control_socket, 108);
 	conf_get_int(ctx, s, path, "idle_sleep_us", 0, 10000, false, &d->idle_sleep_us);
+	conf_load_flow_state_file(ctx, s, path, d);
 
 	config_setting_t *ports = conf_member(ctx, s, path, "ports", CONFIG_TYPE_LIST, true);
 	if (!ports)
@@ -1014,6 +1046,7 @@ bool conf_dataplane_restart_equal(const struct conf_dataplane *a, const struct c
 	    x->worker_lcore_count != y->worker_lcore_count || x->mbufs != y->mbufs ||
 	    x->mbuf_cache != y->mbuf_cache || x->idle_sleep_us != y->idle_sleep_us ||
 	    strcmp(x->control_socket, y->control_socket) != 0 || x->port_count != y->port_count ||
+	    strcmp(x->flow_state_file, y->flow_state_file) != 0 ||
 	    memcmp(x->worker_lcores, y->worker_lcores,
 		   x->worker_lcore_count * sizeof(x->worker_lcores[0])) != 0 ||
 	    memcmp(x->ports, y->ports, x->port_count * sizeof(x->ports[0])) != 0)

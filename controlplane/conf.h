@@ -108,6 +108,9 @@ struct conf_dpdk {
 	__u32 mbuf_cache;
 	__u32 idle_sleep_us; /* workers pause this long after idle polls; 0 = busy poll */
 	char control_socket[CONF_PATH_MAX];
+	/* Where lb-dpdk saves its flow tables when stopped and restores them
+	 * from at start (dataplane/flow_state.h); "" = off. */
+	char flow_state_file[CONF_PATH_MAX];
 	struct conf_dpdk_port ports[CONF_DPDK_PORTS_MAX];
 	__u32 port_count;
 };

@@ -19,6 +19,9 @@
 #define HEALTH_HEAP_NONE     UINT32_MAX
 #define HEALTH_BUF_SIZE      (AGENT_LINE_MAX + 8)
 #define HEALTH_EPOLL_BATCH   256
+/* How long a check that this host cannot even route gives no verdict
+ * (health_unroutable()): longer than lb-dpdk takes to restart. */
+#define HEALTH_UNROUTABLE_GRACE_MS 10000
 
 enum health_phase { HEALTH_IDLE, HEALTH_CONNECTING, HEALTH_SENDING, HEALTH_READING };
 
@@ -33,6 +36,7 @@ struct health_task {
 	int fd;
 	enum health_phase phase;
 	__u64 started_us;
+	__u64 unroutable_since_ms; /* 0, or when connect() first said ENETUNREACH */
 	__u32 have, sent, request_length;
 	char buf[HEALTH_BUF_SIZE];
 };
@@ -258,6 +262,34 @@ static void health_fail_errno(struct health_engine *e, struct health_task *t, co
 	health_finish(e, t, false, why);
 }
 
+/*
+ * connect() failed at once with ENETUNREACH: this host has no route toward
+ * the backend at all, so the check never left it. In DPDK mode that is what
+ * every check sees while lb-dpdk restarts — the checks leave through its
+ * exception interface, which is gone until the new process has set its port
+ * up — and it says nothing about the backend. Counted as failures, it marked
+ * healthy backends down at every `systemctl restart lb-dpdk` and moved their
+ * connections. For up to HEALTH_UNROUTABLE_GRACE_MS such a check gives no
+ * verdict and is tried again at the fast interval; past that the host's
+ * route is really gone and the failures count as any other. Returns true
+ * when the check was set aside. Called on lbd's loop.
+ */
+static bool health_unroutable(struct health_engine *e, struct health_task *t, __u64 now_ms)
+{
+	struct model_backend *b = t->probe->b;
+
+	if (!t->unroutable_since_ms)
+		t->unroutable_since_ms = now_ms;
+	if (now_ms - t->unroutable_since_ms >= HEALTH_UNROUTABLE_GRACE_MS)
+		return false;
+	health_close(t);
+	snprintf(b->check_reason, sizeof(b->check_reason),
+		 "connect: %s (no route from this host: no verdict for %u s)", strerror(ENETUNREACH),
+		 HEALTH_UNROUTABLE_GRACE_MS / 1000);
+	health_arm(e, t, now_ms + b->vip->health.fast_interval_ms);
+	return true;
+}
+
 static socklen_t health_sockaddr(const struct model_backend *b, __u16 port,
 				 struct sockaddr_storage *ss)
 {
@@ -343,9 +375,18 @@ static void health_start_task(struct health_engine *e, struct health_task *t, __
 	setsockopt(t->fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
 	socklen_t len = health_sockaddr(b, port, &ss);
 	if (connect(t->fd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS) {
-		health_fail_errno(e, t, "connect", errno);
+		int err = errno;
+
+		if (!t->agent && err == ENETUNREACH) {
+			if (health_unroutable(e, t, now_ms))
+				return;
+		} else {
+			t->unroutable_since_ms = 0;
+		}
+		health_fail_errno(e, t, "connect", err);
 		return;
 	}
+	t->unroutable_since_ms = 0;
 	struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = t };
 	if (epoll_ctl(e->epoll_fd, EPOLL_CTL_ADD, t->fd, &ev) < 0) {
 		health_fail_errno(e, t, "epoll", errno);

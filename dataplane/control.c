@@ -296,6 +296,10 @@ static void control_gen_commit(struct lb_dpdk *lb, const struct chan_hdr *h, con
 			       sizeof(err));
 	lb->staging = NULL;
 	if (g) {
+		/* The first generation: saved flows go into the tables before
+		 * any worker can balance with it. */
+		if (!lb->shared.gen)
+			handover_restore(lb, g);
 		control_swap_in(lb, g);
 		lb->nexthops_changed = 1;
 	}

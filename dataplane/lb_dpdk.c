@@ -9,8 +9,9 @@
  * each, starts a worker per worker lcore and waits for lbd on the control
  * socket. The main lcore serves the control channel, moves exception
  * traffic between workers, kernel and wire, and keeps next hops resolved.
- * SIGINT / SIGTERM stop it cleanly: ports closed, exception interfaces and
- * control socket removed.
+ * SIGINT / SIGTERM stop it cleanly: flow tables saved to the flow state
+ * file for the next lb-dpdk (handover.c), ports closed, exception interfaces
+ * and control socket removed.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -298,6 +299,9 @@ int main(int argc, char **argv)
 					   lb.conf->dataplane.has_gateway_mac
 						   ? lb.conf->dataplane.gateway_mac
 						   : NULL);
+	/* Before lbd can connect: the file is checked (and a bad one set
+	 * aside) at start, its flows wait for the first generation. */
+	handover_load(&lb);
 	lb.registry = gen_registry_create();
 	lb.vip_base = calloc(GEN_VIPS_MAX, sizeof(*lb.vip_base));
 	lb.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -317,6 +321,11 @@ int main(int argc, char **argv)
 out:
 	__atomic_store_n(&lb.shared.stop, true, __ATOMIC_RELAXED);
 	rte_eal_mp_wait_lcore();
+	/* A graceful stop only (the tables are still now, the workers gone):
+	 * a failed start has no flows, and a crash never gets here. */
+	if (rc == 0)
+		handover_save(&lb);
+	handover_fini(&lb);
 	if (lb.listen_fd >= 0)
 		control_close(&lb);
 	port_close_all(&lb);

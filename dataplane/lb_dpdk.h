@@ -14,6 +14,7 @@
 
 #include "controlplane/conf.h"
 #include "dataplane/chan.h"
+#include "dataplane/flow_state.h"
 #include "dataplane/gen.h"
 #include "dataplane/nexthop.h"
 #include "dataplane/worker.h"
@@ -37,6 +38,16 @@ struct lb_traffic {
 	uint64_t packets;
 	uint64_t bytes;
 	uint64_t flows_new;
+};
+
+/* The flow state file at this start (handover.c): what became of it. */
+struct lb_handover {
+	struct flow_state *pending; /* loaded, waiting for the first generation */
+	const char *outcome;        /* "off", "pending", "restored", or a flow_state_status name */
+	__u64 file_flows;           /* flows the file held, when its header was sound */
+	__u64 unplaced;             /* of a file of another geometry: not restored */
+	long long load_age_s;       /* the file's age when loaded */
+	struct flow_state_restore_stats restored;
 };
 
 struct lb_dpdk {
@@ -70,6 +81,7 @@ struct lb_dpdk {
 	 * on DPDK's telemetry thread. Never taken by workers. */
 	pthread_mutex_t lock;
 	uint64_t started_tsc;
+	struct lb_handover handover;
 };
 
 /* port.c: opens every configured port and its exception interface. Returns
@@ -98,6 +110,21 @@ void lb_counters_sum(const struct lb_dpdk *lb, uint64_t *sum);
  * holding lb->lock. NULL with errno ENOMEM.
  */
 void *lb_members_collect(const struct lb_dpdk *lb, __u32 *length);
+
+/*
+ * handover.c: the flow tables across a restart (dataplane/flow_state.h).
+ * handover_load() reads the flow state file at start, before lbd connects;
+ * handover_restore() puts its flows into the workers' tables when the first
+ * generation g has been built, before g is published (control.c, under
+ * lb->lock): until a generation is in service no worker touches its flow
+ * table, and publishing g makes the entries visible with it;
+ * handover_save() writes the tables at a graceful stop, workers stopped.
+ * Each logs what it did; none fails lb-dpdk.
+ */
+void handover_load(struct lb_dpdk *lb);
+void handover_restore(struct lb_dpdk *lb, const struct gen *g);
+void handover_save(struct lb_dpdk *lb);
+void handover_fini(struct lb_dpdk *lb);
 
 /* telemetry.c: registers the /fulcrum/... commands. */
 void telemetry_register(struct lb_dpdk *lb);

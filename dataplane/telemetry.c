@@ -3,7 +3,8 @@
  * lb-dpdk's state through DPDK telemetry (dpdk-telemetry.py, or any client
  * of the telemetry socket):
  *
- *   /fulcrum/stats     counters summed over lcores, generation, flows
+ *   /fulcrum/stats     counters summed over lcores, generation, flows, what
+ *                      became of the flow state file at start
  *   /fulcrum/workers   per worker: lcore, queues, packets, flows
  *   /fulcrum/vips      per VIP: key, table size, backends ready / draining
  *   /fulcrum/nexthops  per backend address: next hop, port, MAC
@@ -56,6 +57,17 @@ static int telemetry_stats(const char *cmd, const char *params, struct rte_tel_d
 	rte_tel_data_add_dict_u64(d, "flow_capacity", capacity);
 	rte_tel_data_add_dict_u64(d, "new_flows", new_flows);
 	rte_tel_data_add_dict_u64(d, "new_flow_capacity", new_capacity);
+	/* What this start made of the flow state file (handover.c). */
+	const struct lb_handover *h = &lb->handover;
+	rte_tel_data_add_dict_string(d, "flow_state", h->outcome ? h->outcome : "off");
+	rte_tel_data_add_dict_u64(d, "flow_state_file_flows", h->file_flows);
+	rte_tel_data_add_dict_u64(d, "flows_restored", h->restored.restored);
+	rte_tel_data_add_dict_u64(d, "flows_restore_dropped_vip_gone", h->restored.vip_gone);
+	rte_tel_data_add_dict_u64(d, "flows_restore_dropped_backend_gone",
+				  h->restored.backend_gone);
+	rte_tel_data_add_dict_u64(d, "flows_restore_dropped_expired", h->restored.expired);
+	rte_tel_data_add_dict_u64(d, "flows_restore_dropped_collided", h->restored.collided);
+	rte_tel_data_add_dict_u64(d, "flows_restore_dropped_geometry", h->unplaced);
 	for (uint32_t c = 0; c < COUNTER_COUNT; c++)
 		if (c != COUNTER_DROP_BASE) /* "drop_none" is never counted */
 			rte_tel_data_add_dict_u64(d, counter_name(c), counters[c]);

@@ -163,6 +163,16 @@ static inline void worker_clock(struct worker *w, uint64_t tsc)
 }
 
 /*
+ * w's clock at tsc, as worker_clock() computes it, for the main lcore, which
+ * reads a worker's clock without writing w->now_s (flow-table restore at
+ * start, save at stop: dataplane/handover.c).
+ */
+static inline uint32_t worker_clock_at(const struct worker *w, uint64_t tsc)
+{
+	return (uint32_t)((tsc - w->start_tsc) / w->tsc_hz) + 1;
+}
+
+/*
  * The fast path: classifies and rewrites n received frames against
  * generation g (NULL: nothing is a VIP yet), filling out. Frames for VIPs are
  * encapsulated toward their backend (or answered with ICMP too-big, or

@@ -56,6 +56,10 @@ TCP_IDLE_TIMEOUT_S=""
 # dataplane.flow_table_size, and new_flow_table_size (empty = the default).
 FLOW_TABLE_SIZE=65536
 NEW_FLOW_TABLE_SIZE=""
+# dataplane.dpdk.flow_state_file: this run's own, never the machine's
+# /run/fulcrum/lb-dpdk.flows that other runs (and a real lb-dpdk) use;
+# "" turns it off.
+FLOW_STATE_FILE=$E2E_DIR/lb-dpdk.flows
 
 ns() {
 	local n=$1
@@ -196,6 +200,7 @@ dataplane = {
     mbufs = 8191;
     mbuf_cache = 128;
     control_socket = "$E2E_DIR/lb-dpdk.sock";
+    flow_state_file = "$FLOW_STATE_FILE";
     idle_sleep_us = 20;
     ports = ( { name = "edge0"; device = "net_af_packet0,iface=lb0"; mtu = 1500;
                 addresses = [ "10.99.2.2/24", "fd99:2::2/64" ]; } );
@@ -338,11 +343,13 @@ server_kill() {
 		grep -q "python3" "/proc/$pid/cmdline" 2>/dev/null && kill -KILL "$pid"
 	done
 }
+# (The count is read again on each try: wait_for runs its command as given.)
+serving_above() { [ "$(grep -c serving "$E2E_DIR/$1.log")" -gt "$2" ]; }
 server_start() {
 	local before
 	before=$(grep -c serving "$E2E_DIR/$1.log")
 	backend_serve "$1" >>"$E2E_DIR/$1.log" 2>&1 &
-	wait_for 10 test "$(grep -c serving "$E2E_DIR/$1.log")" -gt "$before"
+	wait_for 10 serving_above "$1" "$before"
 }
 
 # lbd's Prometheus page, fetched inside the balancer's namespace.

@@ -150,6 +150,8 @@ static void test_sample_states_the_real_defaults(void **state)
 	assert_int_equal(s->dpdk.mbufs, m->dpdk.mbufs);
 	assert_int_equal(s->dpdk.mbuf_cache, m->dpdk.mbuf_cache);
 	assert_string_equal(s->dpdk.control_socket, m->dpdk.control_socket);
+	assert_string_equal(s->dpdk.flow_state_file, m->dpdk.flow_state_file);
+	assert_string_equal(m->dpdk.flow_state_file, "/run/fulcrum/lb-dpdk.flows");
 	assert_int_equal(s->dpdk.worker_lcores[0], m->dpdk.worker_lcores[0]);
 	assert_false(sample->announce.enabled);
 	assert_false(minimal->announce.enabled);
@@ -281,6 +283,51 @@ static void test_metrics_listen_forms(void **state)
 			"global.metrics_listen: \"127.0.0.1:65536\" is not ADDRESS:PORT");
 	assert_rejected(BASE "global = { metrics_listen = \"127.0.0.1:\"; };\n", 4,
 			"global.metrics_listen: \"127.0.0.1:\" is not ADDRESS:PORT");
+}
+
+/* lb-dpdk's flow state file: an absolute path to a file, or "" (off). */
+static void test_flow_state_file_is_a_path_or_off(void **state)
+{
+	struct conf_errors errors;
+	struct conf *cfg;
+	(void)state;
+
+	static const char dpdk[] =
+		"dataplane = { mode = \"dpdk\"; encap_source_v4 = \"10.0.0.2\";\n"
+		"  dpdk = { ports = ( { name = \"e0\"; device = \"net_null0\"; } );\n"
+		"    flow_state_file = %s; }; };\n";
+	char text[512];
+
+	snprintf(text, sizeof(text), dpdk, "\"\"");
+	cfg = load_text(text, &errors);
+	assert_non_null(cfg);
+	assert_string_equal(cfg->dataplane.dpdk.flow_state_file, "");
+	conf_destroy(cfg);
+	snprintf(text, sizeof(text), dpdk, "\"/var/lib/fulcrum/flows\"");
+	cfg = load_text(text, &errors);
+	assert_non_null(cfg);
+	assert_string_equal(cfg->dataplane.dpdk.flow_state_file, "/var/lib/fulcrum/flows");
+	conf_destroy(cfg);
+	snprintf(text, sizeof(text), dpdk, "\"flows\"");
+	assert_rejected(text, 3,
+			"dataplane.dpdk.flow_state_file: \"flows\" is not an absolute path");
+	snprintf(text, sizeof(text), dpdk, "\"/run/fulcrum/\"");
+	assert_rejected(text, 3,
+			"dataplane.dpdk.flow_state_file: \"/run/fulcrum/\" names a directory");
+	snprintf(text, sizeof(text), dpdk, "\"/run/fulcrum/lb-dpdk.sock\"");
+	assert_rejected(text, 3, "dataplane.dpdk.flow_state_file: \"/run/fulcrum/lb-dpdk.sock\" "
+				 "is also the control_socket");
+	snprintf(text, sizeof(text), dpdk, "7");
+	assert_rejected(text, 3, "dataplane.dpdk.flow_state_file: ");
+	char path[300] = "\"/";
+	memset(path + 2, 'a', 250);
+	strcpy(path + 252, "\"");
+	char longer[700];
+	snprintf(longer, sizeof(longer), dpdk, path);
+	assert_rejected(longer, 3, "dataplane.dpdk.flow_state_file: ");
+	print_message("flow_state_file: \"\" turns it off, an absolute path is kept; a relative "
+		      "path, a directory, the control socket, a number and a path with no room "
+		      "for \".refused\" are rejected at their line\n");
 }
 
 /* The control sockets: groups resolved at load, the read-only socket beside
@@ -453,6 +500,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_addresses_are_rejected),
 		cmocka_unit_test(test_metrics_listen_forms),
 		cmocka_unit_test(test_control_socket_groups_and_readonly_socket),
+		cmocka_unit_test(test_flow_state_file_is_a_path_or_off),
 		cmocka_unit_test(test_table_sizes_must_be_prime_and_large_enough),
 		cmocka_unit_test(test_duplicates_are_rejected),
 		cmocka_unit_test(test_backend_family_without_tunnel_source_is_rejected),

@@ -2,10 +2,11 @@
 /*
  * lbd's control commands without a socket (ctl_execute() on a daemon with
  * no dataplane), the grammar lbctl shares, the state file, the running
- * configuration read back, the health engine against a real listener, and
- * the sockets' access rules (read-only socket, peer credentials).
+ * configuration read back, the health engine against a real listener and
+ * without a route, and the sockets' access rules (read-only socket, peer
+ * credentials).
  */
-#define _GNU_SOURCE /* setresuid, setresgid */
+#define _GNU_SOURCE /* setresuid, setresgid, unshare */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <grp.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -450,6 +452,101 @@ static void health_checks_bring_a_listening_backend_up_and_a_closed_one_down(voi
 	write_conf("port = 80;");
 }
 
+/* Runs lbd's health engine for up to ms, until b's health is want. */
+static bool health_until(struct lbd *d, struct model_backend *b, bool want, __u64 ms)
+{
+	__u64 deadline = health_now_ms() + ms;
+
+	while (model_backend_up(b) != want && health_now_ms() < deadline) {
+		usleep(5000);
+		health_run(d->health, health_now_ms());
+	}
+	return model_backend_up(b) == want;
+}
+
+/* In a child: b1 up against a listener, then the child moves to a network
+ * namespace of its own, whose loopback is down, so that connect() fails at
+ * once with ENETUNREACH, as every check does while lb-dpdk restarts. What
+ * it saw goes into got: "ok: ...", "fail: ..." or "skip: ...". */
+static void unroutable_child(char *got, size_t size)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	char line[64], reason_early[MODEL_REASON_MAX];
+	struct lbd d;
+
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	if (bind(ls, (struct sockaddr *)&sin, sizeof(sin)) || listen(ls, 64)) {
+		snprintf(got, size, "fail: listen: %s", strerror(errno));
+		return;
+	}
+	getsockname(ls, (struct sockaddr *)&sin, &len);
+	snprintf(line, sizeof(line), "port = %u;", ntohs(sin.sin_port));
+	write_conf(line);
+	unlink(state_path);
+	if (lbd_init(&d, conf_path)) {
+		snprintf(got, size, "fail: lbd_init");
+		return;
+	}
+	struct model_backend *b1 = model_backend_find(model_vip_find(d.model, "web"), "b1");
+	if (!health_until(&d, b1, true, 3000)) {
+		snprintf(got, size, "fail: b1 not up against its listener");
+		goto out;
+	}
+	if (unshare(CLONE_NEWNET) && unshare(CLONE_NEWUSER | CLONE_NEWNET)) {
+		snprintf(got, size, "skip: no network namespace of our own: %s", strerror(errno));
+		goto out;
+	}
+	__u64 since = health_now_ms();
+	/* 2 s: twenty fast intervals, ten times fall. */
+	bool kept = health_until(&d, b1, false, 2000) == false;
+	snprintf(reason_early, sizeof(reason_early), "%s", b1->check_reason);
+	bool down = health_until(&d, b1, false, 12000);
+	__u64 down_after = health_now_ms() - since;
+	snprintf(got, size, "%s: unroutable: still up after 2 s (%s), reason \"%s\"; down after %llu ms "
+		 "(the grace is 10 s), reason \"%s\"",
+		 kept && strstr(reason_early, "no verdict") && down && down_after >= 10000 &&
+				 strstr(b1->check_reason, "Network is unreachable")
+			 ? "ok"
+			 : "fail",
+		 kept ? "yes" : "no", reason_early, (unsigned long long)down_after, b1->check_reason);
+out:
+	lbd_fini(&d);
+	close(ls);
+}
+
+static void a_check_this_host_cannot_route_gives_no_verdict_for_10_s(void **state)
+{
+	char got[1024];
+	int pipefd[2], status;
+
+	(void)state;
+	assert_int_equal(pipe(pipefd), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(pipefd[0]);
+		snprintf(got, sizeof(got), "fail: the child said nothing");
+		unroutable_child(got, sizeof(got));
+		if (write(pipefd[1], got, strlen(got)) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	ssize_t n = read(pipefd[0], got, sizeof(got) - 1);
+	got[n > 0 ? n : 0] = '\0';
+	close(pipefd[0]);
+	waitpid(pid, &status, 0);
+	write_conf("port = 80;");
+	unlink(state_path);
+	if (strncmp(got, "skip", 4) == 0) {
+		print_message("skipped: %s\n", got + 6);
+		skip();
+	}
+	print_message("  %s\n", got);
+	assert_true(strncmp(got, "ok", 2) == 0);
+}
+
 static void expect_code(json_t *r, const char *code)
 {
 	const char *got = json_string_value(json_object_get(json_object_get(r, "error"), "code"));
@@ -623,6 +720,7 @@ int main(void)
 		cmocka_unit_test(run_time_changes_survive_a_restart_through_the_state_file),
 		cmocka_unit_test(config_show_reads_back_as_the_same_configuration),
 		cmocka_unit_test(health_checks_bring_a_listening_backend_up_and_a_closed_one_down),
+		cmocka_unit_test(a_check_this_host_cannot_route_gives_no_verdict_for_10_s),
 		cmocka_unit_test(the_read_only_socket_serves_only_what_changes_nothing),
 		cmocka_unit_test(the_sockets_check_their_peers),
 	};
