@@ -159,7 +159,13 @@ static __u32 lbd_live_vips(const struct model *m)
 	return n;
 }
 
-/* A backend without a verdict yet holds the first publication. */
+/*
+ * A backend without a verdict yet holds the first publication. The verdict
+ * is the steady state's: up after `rise` successes, down after `fall`
+ * failures. One failed check is not enough: after a restart of lbd the
+ * dataplane still carries the backend's connections, and one check lost to
+ * a busy moment must not move them all.
+ */
 static bool lbd_settled(const struct model *m)
 {
 	for (__u32 i = 0; i < m->vip_count; i++) {
@@ -168,7 +174,7 @@ static bool lbd_settled(const struct model *m)
 			continue;
 		for (__u32 k = 0; k < v->backend_count; k++) {
 			const struct model_backend *b = v->backends[k];
-			if (!b->deleted && !b->check_up && !(b->checked && b->successes == 0))
+			if (!b->deleted && !b->check_up && b->failures < v->health.fall)
 				return false;
 		}
 	}
@@ -682,11 +688,15 @@ int lbd_init(struct lbd *d, const char *path)
 	}
 	d->started_ms = health_now_ms();
 	health_start(d->health, d->model);
-	/* Long enough for rise checks at the fast interval, plus a timeout. */
+	/* Long enough for rise (or fall) checks at the fast interval, plus a
+	 * timeout, plus slack for a host busy with whatever restarted lbd:
+	 * lb-dpdk forwards with its tables meanwhile, so waiting costs
+	 * nothing but a late reaction to changes made during the wait. */
 	__u64 hold = 0;
 	for (__u32 i = 0; i < d->model->vip_count; i++) {
 		const struct conf_health *h = &d->model->vips[i]->health;
-		__u64 need = (__u64)h->fast_interval_ms * (h->rise + 1) + h->timeout_ms;
+		__u32 checks = (h->rise > h->fall ? h->rise : h->fall) + 1;
+		__u64 need = (__u64)h->fast_interval_ms * checks + h->timeout_ms + LBD_HOLD_SLACK_MS;
 		hold = need > hold ? need : hold;
 	}
 	d->holding = true;

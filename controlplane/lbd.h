@@ -19,6 +19,9 @@
 #include "controlplane/publish.h"
 #include "controlplane/tables.h"
 
+/* Added to the first publication's wait for every backend's verdict. */
+#define LBD_HOLD_SLACK_MS 5000
+
 struct ctl_server;
 struct metrics_server;
 
