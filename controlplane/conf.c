@@ -675,7 +675,8 @@ static void conf_load_dataplane(struct conf_ctx *ctx, const config_setting_t *ro
 				  struct conf_dataplane *d)
 {
 	static const char *const keys[] = { "mode", "encap", "gue_port", "encap_source_v4",
-					    "encap_source_v6", "flow_table_size", "tcp_idle_timeout_s",
+					    "encap_source_v6", "flow_table_size", "new_flow_table_size",
+					    "tcp_idle_timeout_s",
 					    "udp_idle_timeout_s", "gateway_mac", "dpdk", "xdp", NULL };
 	static const char *const modes[] = { "auto", "dpdk", "xdp", NULL };
 	static const char *const encaps[] = { "", "ipip", "gue", NULL };
@@ -711,6 +712,8 @@ static void conf_load_dataplane(struct conf_ctx *ctx, const config_setting_t *ro
 		memset(&d->encap_source_v6, 0, sizeof(d->encap_source_v6));
 	}
 	conf_get_int(ctx, s, path, "flow_table_size", 1024, 1u << 28, false, &d->flow_table_size);
+	conf_get_int(ctx, s, path, "new_flow_table_size", 1024, 1u << 28, false,
+		     &d->new_flow_table_size);
 	conf_get_int(ctx, s, path, "tcp_idle_timeout_s", 1, 86400, false, &d->tcp_idle_timeout_s);
 	conf_get_int(ctx, s, path, "udp_idle_timeout_s", 1, 86400, false, &d->udp_idle_timeout_s);
 	char mac[CONF_NAME_MAX];
@@ -993,6 +996,7 @@ bool conf_dataplane_restart_equal(const struct conf_dataplane *a, const struct c
 	const struct conf_dpdk *x = &a->dpdk, *y = &b->dpdk;
 
 	if (a->mode != b->mode || a->flow_table_size != b->flow_table_size ||
+	    conf_new_flow_table_size(a) != conf_new_flow_table_size(b) ||
 	    a->has_gateway_mac != b->has_gateway_mac ||
 	    memcmp(a->gateway_mac, b->gateway_mac, sizeof(a->gateway_mac)) != 0)
 		return false;

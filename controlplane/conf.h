@@ -130,12 +130,22 @@ struct conf_dataplane {
 	__u16 gue_port;
 	struct conf_addr encap_source_v4, encap_source_v6;
 	__u32 flow_table_size;
+	__u32 new_flow_table_size; /* conf_new_flow_table_size(): 0 = derived */
 	__u32 tcp_idle_timeout_s, udp_idle_timeout_s;
 	bool has_gateway_mac;
 	__u8 gateway_mac[6];
 	struct conf_dpdk dpdk;
 	struct conf_xdp xdp;
 };
+
+/* Entries of a worker's (or CPU's) table of new flows: as configured, else
+ * an eighth of the flow table, at least 1024. */
+static inline __u32 conf_new_flow_table_size(const struct conf_dataplane *d)
+{
+	if (d->new_flow_table_size)
+		return d->new_flow_table_size;
+	return d->flow_table_size / 8 > 1024 ? d->flow_table_size / 8 : 1024;
+}
 
 /* A group that may use a control socket: its name and id (resolved when
  * the file is loaded, so a typo is an error at its line). */

@@ -99,6 +99,8 @@ static void config_dump_dataplane(config_setting_t *root, const struct conf_data
 	config_dump_addr(g, "encap_source_v4", &d->encap_source_v4);
 	config_dump_addr(g, "encap_source_v6", &d->encap_source_v6);
 	config_dump_int(g, "flow_table_size", d->flow_table_size);
+	if (d->new_flow_table_size) /* else derived from flow_table_size: keep it so */
+		config_dump_int(g, "new_flow_table_size", d->new_flow_table_size);
 	config_dump_int(g, "tcp_idle_timeout_s", d->tcp_idle_timeout_s);
 	config_dump_int(g, "udp_idle_timeout_s", d->udp_idle_timeout_s);
 	if (d->has_gateway_mac) {

@@ -837,7 +837,8 @@ struct ctl_client {
 	bool read_only; /* came through the read-only socket */
 	bool monitor;
 	bool closing; /* close once the output is flushed */
-	__u64 last_ms;
+	__u64 last_ms;     /* the last byte read or written */
+	__u64 in_since_ms; /* when the oldest request bytes not yet served came */
 	char in[CTL_LINE_MAX];
 	__u32 in_len;
 	char *out;
@@ -852,7 +853,9 @@ struct ctl_server {
 	int epoll_fd;
 	struct ctl_client *clients;
 	__u32 client_count;
+	size_t pending; /* reply bytes queued for all clients, unread */
 	__u64 refused;
+	__u64 timed_out; /* clients closed by ctl_tick() */
 	__u64 forbidden, forbidden_logged; /* clients refused on credentials */
 	__u64 forbidden_log_ms;
 	/* The client whose request is running: the request's events reach it
@@ -873,17 +876,21 @@ static void ctl_client_close(struct ctl_server *s, struct ctl_client *c)
 		s->clients = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	s->pending -= c->out_len - c->out_off;
 	free(c->out);
 	free(c);
 	s->client_count--;
 }
 
-/* Queues bytes for a client; false when its buffer limit is reached. */
-static bool ctl_client_queue(struct ctl_client *c, const char *data, size_t len, size_t limit)
+/* Queues bytes for a client; false when its buffer limit, or all clients'
+ * (CTL_PENDING_TOTAL_MAX, unless not budgeted), is reached. */
+static bool ctl_client_queue_as(struct ctl_server *s, struct ctl_client *c, const char *data,
+				size_t len, size_t limit, bool budgeted)
 {
 	if (c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
-	if (c->out_len - c->out_off + len > limit)
+	if (c->out_len - c->out_off + len > limit ||
+	    (budgeted && s->pending + len > CTL_PENDING_TOTAL_MAX))
 		return false;
 	if (c->out_len + len > c->out_cap) {
 		if (c->out_off) {
@@ -902,40 +909,33 @@ static bool ctl_client_queue(struct ctl_client *c, const char *data, size_t len,
 	}
 	memcpy(c->out + c->out_len, data, len);
 	c->out_len += len;
+	s->pending += len;
 	return true;
 }
 
+static bool ctl_client_queue(struct ctl_server *s, struct ctl_client *c, const char *data,
+			     size_t len, size_t limit)
+{
+	return ctl_client_queue_as(s, c, data, len, limit, true);
+}
+
+/* Whether the client has read enough of its replies to be served more. */
+static bool ctl_client_keeping_up(const struct ctl_client *c)
+{
+	return c->out_len - c->out_off <= CTL_UNREAD_MAX;
+}
+
+/* Input is read only while there is room for it and the client reads its
+ * replies: one that does not is left to fill its own socket buffer. */
 static void ctl_client_want(struct ctl_server *s, struct ctl_client *c)
 {
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
+	struct epoll_event ev = { .events = EPOLLRDHUP, .data.ptr = c };
 
+	if (!c->closing && c->in_len < sizeof(c->in) && ctl_client_keeping_up(c))
+		ev.events |= EPOLLIN;
 	if (c->out_len > c->out_off)
 		ev.events |= EPOLLOUT;
 	epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
-}
-
-/* Writes what the socket takes. Returns false when the client is gone. */
-static bool ctl_client_flush(struct ctl_server *s, struct ctl_client *c)
-{
-	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			ctl_client_close(s, c);
-			return false;
-		}
-		c->out_off += (size_t)n;
-	}
-	if (c->closing && c->out_off == c->out_len) {
-		ctl_client_close(s, c);
-		return false;
-	}
-	ctl_client_want(s, c);
-	return true;
 }
 
 static void ctl_client_reply(struct ctl_server *s, struct ctl_client *c, json_t *reply)
@@ -943,56 +943,123 @@ static void ctl_client_reply(struct ctl_server *s, struct ctl_client *c, json_t 
 	char *text = json_dumps(reply, JSON_COMPACT);
 
 	json_decref(reply);
-	if (!text || !ctl_client_queue(c, text, strlen(text), CTL_OUTPUT_MAX) ||
-	    !ctl_client_queue(c, "\n", 1, CTL_OUTPUT_MAX + 1))
+	if (text && !ctl_client_queue(s, c, text, strlen(text), CTL_OUTPUT_MAX) &&
+	    s->pending + strlen(text) > CTL_PENDING_TOTAL_MAX) {
+		/* Other clients leave too many replies unread: this one gets a
+		 * short refusal instead of memory lbd does not have to give. */
+		free(text);
+		json_t *busy = ctl_error_reply(-EBUSY, "too many replies are waiting for slow "
+						       "control clients; try again");
+		text = json_dumps(busy, JSON_COMPACT);
+		json_decref(busy);
+		/* Outside the budget: one short line, and the client is served
+		 * no more until it reads (CTL_UNREAD_MAX). */
+		if (text && ctl_client_queue_as(s, c, text, strlen(text), CTL_OUTPUT_MAX + 1, false) &&
+		    ctl_client_queue_as(s, c, "\n", 1, CTL_OUTPUT_MAX + 2, false)) {
+			free(text);
+			return;
+		}
 		c->closing = true;
+	} else if (!text || !ctl_client_queue(s, c, "\n", 1, CTL_OUTPUT_MAX + 1)) {
+		c->closing = true;
+	}
 	free(text);
-	(void)s;
 }
 
-static void ctl_client_input(struct ctl_server *s, struct ctl_client *c)
+/*
+ * Serves the complete request lines the client has sent, in order, while
+ * it reads its replies: past CTL_UNREAD_MAX bytes unread the rest waits, so
+ * a client that writes without reading costs one reply, not a queue. Once
+ * the client has closed its end, a last line without a newline is a request
+ * too.
+ */
+static void ctl_client_serve(struct ctl_server *s, struct ctl_client *c)
 {
-	for (;;) {
-		ssize_t n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, MSG_DONTWAIT);
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-			/* A half-closed client still gets its replies. */
-			c->closing = true;
-			break;
-		}
-		if (n < 0)
-			break;
-		c->in_len += (__u32)n;
-		c->last_ms = health_now_ms();
-		char *nl;
-		while ((nl = memchr(c->in, '\n', c->in_len)) != NULL) {
-			size_t len = (size_t)(nl - c->in);
-			bool monitor = false;
-			*nl = '\0';
-			s->serving = c;
-			json_t *reply = ctl_execute_as(s->d, c->in, c->read_only, &monitor);
-			s->serving = NULL;
-			ctl_client_reply(s, c, reply);
-			c->monitor |= monitor;
-			memmove(c->in, nl + 1, c->in_len - len - 1);
-			c->in_len -= (__u32)(len + 1);
-		}
-		if (c->in_len == sizeof(c->in)) {
-			char msg[96];
-			snprintf(msg, sizeof(msg), "request longer than %d bytes", CTL_LINE_MAX - 1);
-			ctl_client_reply(s, c, ctl_error_reply(-EMSGSIZE, msg));
-			c->closing = true;
-			c->in_len = 0;
-			break;
-		}
+	char *nl;
+
+	while (ctl_client_keeping_up(c) && (nl = memchr(c->in, '\n', c->in_len)) != NULL) {
+		size_t len = (size_t)(nl - c->in);
+		bool monitor = false;
+		*nl = '\0';
+		s->serving = c;
+		json_t *reply = ctl_execute_as(s->d, c->in, c->read_only, &monitor);
+		s->serving = NULL;
+		ctl_client_reply(s, c, reply);
+		c->monitor |= monitor;
+		memmove(c->in, nl + 1, c->in_len - len - 1);
+		c->in_len -= (__u32)(len + 1);
+		c->in_since_ms = health_now_ms();
 	}
-	if (c->closing && c->in_len) {
-		/* The last line had no newline: the end of the stream ends it. */
+	if (c->closing && c->in_len && ctl_client_keeping_up(c) && !memchr(c->in, '\n', c->in_len)) {
 		bool monitor;
 		c->in[c->in_len] = '\0';
 		s->serving = c;
 		json_t *reply = ctl_execute_as(s->d, c->in, c->read_only, &monitor);
 		s->serving = NULL;
 		ctl_client_reply(s, c, reply);
+		c->in_len = 0;
+	}
+}
+
+/*
+ * Writes what the socket takes, serving the requests that waited for it.
+ * Returns false when the client is gone (closed here).
+ */
+static bool ctl_client_flush(struct ctl_server *s, struct ctl_client *c)
+{
+	for (;;) {
+		while (c->out_off < c->out_len) {
+			ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+					 MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					break;
+				ctl_client_close(s, c);
+				return false;
+			}
+			c->out_off += (size_t)n;
+			s->pending -= (size_t)n;
+			c->last_ms = health_now_ms();
+		}
+		__u32 waiting = c->in_len;
+		if (!ctl_client_keeping_up(c) || !waiting)
+			break;
+		ctl_client_serve(s, c);
+		if (c->in_len == waiting)
+			break; /* nothing more to serve now (a line still incomplete) */
+	}
+	if (c->closing && c->out_off == c->out_len && !c->in_len) {
+		ctl_client_close(s, c);
+		return false;
+	}
+	ctl_client_want(s, c);
+	return true;
+}
+
+/* One read per wakeup, so that every client (and lbd's other work) gets
+ * its turn; the epoll set is level-triggered and comes back for the rest. */
+static void ctl_client_input(struct ctl_server *s, struct ctl_client *c)
+{
+	if (!c->closing && c->in_len < sizeof(c->in)) {
+		ssize_t n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+			/* A half-closed client still gets its replies. */
+			c->closing = true;
+		} else if (n > 0) {
+			c->last_ms = health_now_ms();
+			if (!c->in_len)
+				c->in_since_ms = c->last_ms;
+			c->in_len += (__u32)n;
+		}
+	}
+	ctl_client_serve(s, c);
+	if (c->in_len == sizeof(c->in) && !memchr(c->in, '\n', c->in_len)) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "request longer than %d bytes", CTL_LINE_MAX - 1);
+		ctl_client_reply(s, c, ctl_error_reply(-EMSGSIZE, msg));
+		c->closing = true;
 		c->in_len = 0;
 	}
 	ctl_client_flush(s, c);
@@ -1077,7 +1144,12 @@ static void ctl_accept(struct ctl_server *s, const struct ctl_listener *l)
 		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
-		if (s->client_count >= CTL_CLIENTS_MAX) {
+		/* Root keeps a few places of its own, so an operator can still
+		 * get in while other users hold every ordinary one. */
+		struct ucred cred = { .uid = (uid_t)-1 };
+		socklen_t cred_len = sizeof(cred);
+		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len);
+		if (s->client_count >= CTL_CLIENTS_MAX + (cred.uid == 0 ? CTL_CLIENTS_ROOT : 0)) {
 			ctl_turn_away(fd, "busy", "too many control clients");
 			s->refused++;
 			continue;
@@ -1247,12 +1319,29 @@ void ctl_run(struct ctl_server *s)
 	}
 }
 
+void ctl_totals(const struct ctl_server *s, struct ctl_totals *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!s)
+		return;
+	out->clients = s->client_count;
+	out->pending = s->pending;
+	out->refused_busy = s->refused;
+	out->refused_forbidden = s->forbidden;
+	out->timed_out = s->timed_out;
+}
+
 void ctl_tick(struct ctl_server *s, __u64 now_ms)
 {
 	for (struct ctl_client *c = s->clients, *next; c; c = next) {
 		next = c->next;
-		if (!c->monitor && c->out_off == c->out_len && now_ms - c->last_ms > CTL_IDLE_TIMEOUT_MS)
+		/* Silent both ways for too long, or a request left unfinished
+		 * (a byte at a time, or never read back) past its time. */
+		if ((!c->monitor && now_ms - c->last_ms > CTL_IDLE_TIMEOUT_MS) ||
+		    (c->in_len && now_ms - c->in_since_ms > CTL_REQUEST_TIMEOUT_MS)) {
+			s->timed_out++;
 			ctl_client_close(s, c);
+		}
 	}
 }
 
@@ -1272,7 +1361,7 @@ void ctl_broadcast(struct ctl_server *s, json_t *event)
 		 * whose request caused the event is only queued to: closing it
 		 * now would free it under ctl_client_input(), which flushes (and
 		 * closes) it once the request is answered. */
-		if (!ctl_client_queue(c, text, len + 1, CTL_MONITOR_BACKLOG)) {
+		if (!ctl_client_queue(s, c, text, len + 1, CTL_MONITOR_BACKLOG)) {
 			if (c == s->serving)
 				c->closing = true;
 			else

@@ -28,8 +28,12 @@ struct ctl_server;
 struct conf_global;
 
 #define CTL_CLIENTS_MAX      1024
-#define CTL_IDLE_TIMEOUT_MS  30000
+#define CTL_CLIENTS_ROOT     64          /* more, kept for root when the rest are taken */
+#define CTL_IDLE_TIMEOUT_MS  30000       /* nothing read or written: closed */
+#define CTL_REQUEST_TIMEOUT_MS 10000     /* a request sent but not served by then: closed */
 #define CTL_OUTPUT_MAX       (64u << 20) /* a reply for 100 000 backends fits */
+#define CTL_UNREAD_MAX       (64u << 10) /* unread replies before requests wait */
+#define CTL_PENDING_TOTAL_MAX (256u << 20) /* unread replies, all clients together */
 #define CTL_MONITOR_BACKLOG  (1u << 20)  /* unread events before a monitor is cut */
 
 /*
@@ -37,6 +41,17 @@ struct conf_global;
  * replacing a stale socket file; groups as g says). NULL with a message in
  * err.
  */
+/* What the control server has done, for the metrics. */
+struct ctl_totals {
+	__u32 clients;       /* connected now */
+	size_t pending;      /* reply bytes waiting for clients to read them */
+	__u64 refused_busy;  /* turned away: every place taken */
+	__u64 refused_forbidden; /* turned away: peer credentials */
+	__u64 timed_out;     /* closed: idle, or a request unfinished in time */
+};
+
+void ctl_totals(const struct ctl_server *s, struct ctl_totals *out);
+
 struct ctl_server *ctl_create(struct lbd *d, const struct conf_global *g, char *err,
 			      size_t err_size);
 void ctl_destroy(struct ctl_server *s);

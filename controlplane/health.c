@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "controlplane/health.h"
+#include "controlplane/log.h"
 
 #define HEALTH_HEAP_NONE     UINT32_MAX
 #define HEALTH_BUF_SIZE      (AGENT_LINE_MAX + 8)
@@ -54,6 +55,7 @@ struct health_engine {
 	health_changed_fn changed;
 	void *ctx;
 	struct health_totals totals;
+	__u64 local_error_log_ms; /* when the last local error was logged */
 };
 
 __u64 health_now_ms(void)
@@ -319,7 +321,22 @@ static void health_start_task(struct health_engine *e, struct health_task *t, __
 	t->fd = socket(b->addr.family == FLOW_FAMILY_IPV4 ? AF_INET : AF_INET6,
 		       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (t->fd < 0) {
-		health_fail_errno(e, t, "socket", errno);
+		int err = errno;
+		if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+			/* lbd's own shortage (descriptors held by control
+			 * clients, say) says nothing about the backend: try
+			 * again at the next interval, and say so now and then. */
+			e->totals.local_errors++;
+			if (now_ms - e->local_error_log_ms >= 10000 || !e->local_error_log_ms) {
+				log_warning("health checks: socket: %s; checks wait for lbd's own "
+					    "resources, backends are not blamed (%llu so far)",
+					    strerror(err), (unsigned long long)e->totals.local_errors);
+				e->local_error_log_ms = now_ms;
+			}
+			health_schedule(e, t, now_ms);
+			return;
+		}
+		health_fail_errno(e, t, "socket", err);
 		return;
 	}
 	struct linger reset = { .l_onoff = 1, .l_linger = 0 };

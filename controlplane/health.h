@@ -69,6 +69,7 @@ void health_poll(struct health_engine *e, struct model_backend *b, __u64 now_ms)
 /* Checks and agent reads started and in flight, for metrics and lbctl. */
 struct health_totals {
 	__u64 checks, check_failures, agent_reads, agent_failures;
+	__u64 local_errors; /* checks not started for want of lbd's own resources */
 	__u32 in_flight;
 	__u32 probes;
 };

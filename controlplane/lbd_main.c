@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "controlplane/lbd.h"
 #include "controlplane/log.h"
@@ -118,6 +119,24 @@ static int lbd_detach(const char *path)
 	return rc ? 1 : 0;
 }
 
+/*
+ * Every health check and control client is a descriptor: thousands of
+ * backends and of control clients together need more than the usual soft
+ * limit of 1024, so lbd takes what the hard limit allows (systemd's is
+ * 524288). lbd's own sockets never reach select().
+ */
+static void lbd_raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_warning("cannot raise the open-file limit to %llu: %s",
+				    (unsigned long long)rl.rlim_max, strerror(errno));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *path = LBD_DEFAULT_CONFIG;
@@ -155,6 +174,7 @@ int main(int argc, char **argv)
 	if (detach)
 		return lbd_detach(path);
 
+	lbd_raise_fd_limit();
 	struct lbd d;
 	int rc = lbd_init(&d, path);
 	if (rc == 0)

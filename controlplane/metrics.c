@@ -19,6 +19,7 @@
 #include <string.h>
 #include <microhttpd.h>
 
+#include "controlplane/ctl.h"
 #include "controlplane/lbd.h"
 #include "controlplane/log.h"
 #include "controlplane/metrics.h"
@@ -439,13 +440,15 @@ static void metrics_dump_dataplane(const struct lbd *d, FILE *f)
 		      metrics_count(s->stats.flow_capacity));
 	metrics_gauge(f, "fulcrum_dataplane_workers", "lb-dpdk's worker lcores.",
 		      metrics_count(s->stats.worker_count));
-	for (__u32 c = 0; c < COUNTER_DROP_BASE; c++) {
+	for (__u32 c = 0; c < COUNTER_COUNT; c++) {
+		if (c == COUNTER_DROP_BASE || counter_is_drop(c))
+			continue;
 		snprintf(name, sizeof(name), "fulcrum_dataplane_%s_total", counter_name(c));
 		metrics_counter(f, name, counter_meaning(c), s->counters[c]);
 	}
 	metrics_family(f, "fulcrum_dataplane_drops_total", "counter",
 		       "Frames lb-dpdk dropped, by reason (README, \"Metrics\", lists them).");
-	for (__u32 c = COUNTER_DROP_BASE + 1; c < COUNTER_COUNT; c++) {
+	for (__u32 c = COUNTER_DROP_BASE + 1; c <= COUNTER_DROP_LAST; c++) {
 		const char *reason = counter_name(c);
 		if (strncmp(reason, "drop_", 5) == 0)
 			reason += 5;
@@ -479,6 +482,27 @@ void metrics_dump(const struct lbd *d, FILE *f)
 			"Agent reads that failed (never a health failure).", ht.agent_failures);
 	metrics_gauge(f, "fulcrum_health_checks_in_flight",
 		      "Health checks and agent reads under way.", metrics_count(ht.in_flight));
+	struct ctl_totals ct;
+	ctl_totals(d->ctl, &ct);
+	metrics_gauge(f, "fulcrum_control_clients", "Clients connected to the control sockets.",
+		      metrics_count(ct.clients));
+	metrics_gauge(f, "fulcrum_control_unread_bytes",
+		      "Control replies waiting for their clients to read them.",
+		      metrics_count(ct.pending));
+	metrics_family(f, "fulcrum_control_refused_total", "counter",
+		       "Control clients turned away: busy (every place taken) or forbidden "
+		       "(peer credentials).");
+	fprintf(f, "fulcrum_control_refused_total{reason=\"busy\"} %llu\n",
+		(unsigned long long)ct.refused_busy);
+	fprintf(f, "fulcrum_control_refused_total{reason=\"forbidden\"} %llu\n",
+		(unsigned long long)ct.refused_forbidden);
+	metrics_counter(f, "fulcrum_control_timeouts_total",
+			"Control clients closed: silent for 30 s, or a request unfinished after 10 s.",
+			ct.timed_out);
+	metrics_counter(f, "fulcrum_health_local_errors_total",
+			"Checks lbd could not start for want of its own resources (descriptors, "
+			"memory): retried, never counted against the backend.",
+			ht.local_errors);
 	metrics_dump_dataplane(d, f);
 	metrics_dump_vips(d, f);
 	metrics_dump_backends(d, f);

@@ -358,10 +358,14 @@ void *lb_members_collect(const struct lb_dpdk *lb, __u32 *length)
 		/* Active flows are counted here, on request, rather than kept
 		 * up to date by the workers: the fast path would have to find
 		 * out when an entry expires. */
-		for (uint16_t w = 0; w < lb->worker_count; w++)
+		for (uint16_t w = 0; w < lb->worker_count; w++) {
 			flow_table_count_by_member(&lb->workers[w].flows,
 						   control_worker_now(&lb->workers[w]), active,
 						   g->member_count);
+			flow_table_count_by_member(&lb->workers[w].new_flows,
+						   control_worker_now(&lb->workers[w]), active,
+						   g->member_count);
+		}
 	}
 	size = sizeof(head) + (size_t)head.vip_count * sizeof(struct chan_vip_stats) +
 	       (size_t)head.member_count * sizeof(struct chan_member_stats);
@@ -483,7 +487,9 @@ static void control_flow_find(struct lb_dpdk *lb, const struct chan_hdr *h, cons
 	for (uint16_t w = 0; w < lb->worker_count; w++) {
 		struct flow_slot slot;
 		uint32_t now = control_worker_now(&lb->workers[w]);
-		if (flow_table_peek(&lb->workers[w].flows, hash, fingerprint, now, &slot) &&
+		/* A flow is in one of the two tables, new flows' or flows'. */
+		if ((flow_table_peek(&lb->workers[w].flows, hash, fingerprint, now, &slot) ||
+		     flow_table_peek(&lb->workers[w].new_flows, hash, fingerprint, now, &slot)) &&
 		    (best_worker < 0 || slot.expires_s - now > best.expires_s)) {
 			best = slot;
 			best.expires_s -= now; /* seconds left, comparable across workers */

@@ -5,9 +5,12 @@
  * dataplane keeps them per lcore / per CPU and readers sum them; nothing on
  * the fast path is shared.
  *
- * Indices are part of the control channel's stats format: append only.
- * Drop reasons (dataplane/pkt.h) follow the plain counters, one each, named
- * "drop_<reason>".
+ * Indices are part of the control channel's stats format, which carries
+ * its counter count: a reader takes the counters it knows and an older
+ * writer's missing tail reads as 0. So the list only grows at its end:
+ * the first plain counters, then the drop reasons (dataplane/pkt.h), one
+ * each, named "drop_<reason>", then the counters added since, in
+ * COUNTERS_ADDED.
  */
 #ifndef FULCRUM_COUNTERS_H
 #define FULCRUM_COUNTERS_H
@@ -30,18 +33,32 @@
 	X(COUNTER_FRAGMENTED, "fragmented", "packets fragmented before tunnelling: too big, DF clear") \
 	X(COUNTER_FROM_KERNEL_PACKETS, "from_kernel_packets", "frames the kernel sent out a port")
 
+/* Counters added after the drop reasons; new ones go at the end. */
+#define COUNTERS_ADDED(X)                                                                          \
+	X(COUNTER_FLOW_PROMOTED, "flow_promoted",                                                   \
+	  "new flows that sent a second packet and entered the flow table")                        \
+	X(COUNTER_FLOW_NEW_EVICTED, "flow_new_evicted",                                             \
+	  "new flows forgotten before a second packet to make room (a flood of new flows)")
+
 #define COUNTER_ENUM_MEMBER(name, text, meaning) name,
 enum counter {
 	COUNTERS(COUNTER_ENUM_MEMBER) COUNTER_DROP_BASE,
 	/* COUNTER_DROP_BASE + reason counts drops for that pkt_drop_reason
 	 * (reason 0, "none", is never counted). */
-	COUNTER_COUNT = COUNTER_DROP_BASE + PKT_DROP_REASON_COUNT
+	COUNTER_DROP_LAST = COUNTER_DROP_BASE + PKT_DROP_REASON_COUNT - 1,
+	COUNTERS_ADDED(COUNTER_ENUM_MEMBER) COUNTER_COUNT
 };
 #undef COUNTER_ENUM_MEMBER
 
 static __always_inline __u32 counter_drop(enum pkt_drop_reason reason)
 {
 	return COUNTER_DROP_BASE + (__u32)reason;
+}
+
+/* Whether a counter counts drops (one reason each). */
+static __always_inline int counter_is_drop(__u32 counter)
+{
+	return counter > COUNTER_DROP_BASE && counter <= COUNTER_DROP_LAST;
 }
 
 #ifndef __bpf__

@@ -87,6 +87,16 @@ enum flow_table_insert_result flow_table_insert(struct flow_table *ft, __u32 has
 						__u64 fingerprint, __u32 member, __u32 now_s,
 						__u32 expires_s)
 {
+	enum flow_table_insert_result result;
+
+	flow_table_insert_slot(ft, hash, fingerprint, member, now_s, expires_s, &result);
+	return result;
+}
+
+struct flow_slot *flow_table_insert_slot(struct flow_table *ft, __u32 hash, __u64 fingerprint,
+					 __u32 member, __u32 now_s, __u32 expires_s,
+					 enum flow_table_insert_result *result_out)
+{
 	struct flow_bucket *bucket = flow_table_bucket(ft, hash);
 	enum flow_table_insert_result result;
 	int victim = -1;
@@ -110,5 +120,6 @@ enum flow_table_insert_result flow_table_insert(struct flow_table *ft, __u32 has
 	slot->fingerprint = fingerprint;
 	slot->member = member;
 	__atomic_store_n(&slot->expires_s, expires_s, __ATOMIC_RELAXED);
-	return result;
+	*result_out = result;
+	return slot;
 }

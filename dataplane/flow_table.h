@@ -188,4 +188,57 @@ enum flow_table_insert_result flow_table_insert(struct flow_table *ft, __u32 has
 						__u64 fingerprint, __u32 member, __u32 now_s,
 						__u32 expires_s);
 
+/* flow_table_insert() that also returns the slot it wrote. */
+struct flow_slot *flow_table_insert_slot(struct flow_table *ft, __u32 hash, __u64 fingerprint,
+					 __u32 member, __u32 now_s, __u32 expires_s,
+					 enum flow_table_insert_result *result);
+
+/*
+ * New flows wait apart. A worker keeps two tables: `flows`, the flows that
+ * have sent at least two packets, and a smaller `new_flows`, where a flow's
+ * first packet leaves it (for a TCP SYN, or any first packet of a flow
+ * unknown to both). Its second packet moves it into `flows`. A flood of
+ * packets from random sources — SYNs, or anything else that never comes
+ * twice — so only ever displaces other new flows, and never an
+ * established one, however many packets it sends. A genuine connection
+ * displaced from new_flows before its second packet loses nothing while the
+ * ring is unchanged: its next packet takes the same ring slot.
+ */
+enum flow_found {
+	FLOW_FOUND_NONE,      /* in neither table */
+	FLOW_FOUND,           /* in flows */
+	FLOW_FOUND_PROMOTED,  /* in new_flows: now moved into flows */
+	FLOW_FOUND_PROMOTED_EVICTING, /* the same, and a live flow of flows gave way */
+};
+
+/*
+ * Finds a flow in flows, else in new_flows, from which it is then promoted
+ * into flows (keeping its member). Extends its life to expires_s (the
+ * established timeout). Returns its slot in flows, or NULL; *found says
+ * which case it was.
+ */
+static inline struct flow_slot *flow_tables_find(struct flow_table *flows,
+						 struct flow_table *new_flows, __u32 hash,
+						 __u64 fingerprint, __u32 now_s, __u32 expires_s,
+						 enum flow_found *found)
+{
+	struct flow_slot *slot = flow_table_find(flows, hash, fingerprint, now_s, expires_s);
+	enum flow_table_insert_result result;
+
+	if (slot) {
+		*found = FLOW_FOUND;
+		return slot;
+	}
+	slot = flow_table_find(new_flows, hash, fingerprint, now_s, expires_s);
+	if (!slot) {
+		*found = FLOW_FOUND_NONE;
+		return NULL;
+	}
+	__u32 member = slot->member;
+	__atomic_store_n(&slot->expires_s, 0, __ATOMIC_RELAXED); /* the way is free again */
+	slot = flow_table_insert_slot(flows, hash, fingerprint, member, now_s, expires_s, &result);
+	*found = result == FLOW_TABLE_EVICTED ? FLOW_FOUND_PROMOTED_EVICTING : FLOW_FOUND_PROMOTED;
+	return slot;
+}
+
 #endif /* FULCRUM_FLOW_TABLE_H */

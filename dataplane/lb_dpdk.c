@@ -158,10 +158,12 @@ static int lb_start_workers(struct lb_dpdk *lb, int socket)
 	rte_rcu_qsbr_init(lb->shared.rcu, lb->worker_count);
 	for (uint16_t w = 0; w < lb->worker_count; w++) {
 		rc = worker_init(&lb->workers[w], w, &lb->shared,
-				 lb->conf->dataplane.flow_table_size, socket);
+				 lb->conf->dataplane.flow_table_size,
+				 conf_new_flow_table_size(&lb->conf->dataplane), socket);
 		if (rc) {
-			LB_LOG(ERR, "worker %u: flow table of %u entries: %s", w,
-			       lb->conf->dataplane.flow_table_size, strerror(-rc));
+			LB_LOG(ERR, "worker %u: flow tables of %u and %u entries: %s", w,
+			       lb->conf->dataplane.flow_table_size,
+			       conf_new_flow_table_size(&lb->conf->dataplane), strerror(-rc));
 			return rc;
 		}
 		lb->workers[w].lcore_id = d->worker_lcores[w];
@@ -309,8 +311,10 @@ int main(int argc, char **argv)
 
 	for (uint16_t w = 0; w < lb.worker_count; w++)
 		rte_eal_remote_launch(worker_main, &lb.workers[w], lb.workers[w].lcore_id);
-	LB_LOG(INFO, "running: %u workers, %u ports, flow table %u entries per worker",
-	       lb.worker_count, lb.port_count, lb.workers[0].flows.capacity);
+	LB_LOG(INFO, "running: %u workers, %u ports, per worker a flow table of %u entries and "
+		     "%u for new flows",
+	       lb.worker_count, lb.port_count, lb.workers[0].flows.capacity,
+	       lb.workers[0].new_flows.capacity);
 	lb_main_loop(&lb);
 	LB_LOG(INFO, "stopping");
 	rc = 0;

@@ -37,7 +37,7 @@ static struct lb_dpdk *telemetry_lb;
 static int telemetry_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct lb_dpdk *lb = telemetry_lb;
-	uint64_t counters[COUNTER_COUNT], flows = 0, capacity = 0;
+	uint64_t counters[COUNTER_COUNT], flows = 0, capacity = 0, new_flows = 0, new_capacity = 0;
 
 	(void)cmd;
 	(void)params;
@@ -50,9 +50,13 @@ static int telemetry_stats(const char *cmd, const char *params, struct rte_tel_d
 	for (uint16_t w = 0; w < lb->worker_count; w++) {
 		flows += flow_table_count_live(&lb->workers[w].flows, lb->workers[w].now_s);
 		capacity += lb->workers[w].flows.capacity;
+		new_flows += flow_table_count_live(&lb->workers[w].new_flows, lb->workers[w].now_s);
+		new_capacity += lb->workers[w].new_flows.capacity;
 	}
 	rte_tel_data_add_dict_u64(d, "flows", flows);
 	rte_tel_data_add_dict_u64(d, "flow_capacity", capacity);
+	rte_tel_data_add_dict_u64(d, "new_flows", new_flows);
+	rte_tel_data_add_dict_u64(d, "new_flow_capacity", new_capacity);
 	/* What this start made of the flow state file (handover.c). */
 	const struct lb_handover *h = &lb->handover;
 	rte_tel_data_add_dict_string(d, "flow_state", h->outcome ? h->outcome : "off");
@@ -97,6 +101,9 @@ static int telemetry_workers(const char *cmd, const char *params, struct rte_tel
 		rte_tel_data_add_dict_u64(c, "drops", drops);
 		rte_tel_data_add_dict_u64(c, "flows", flow_table_count_live(&wk->flows, wk->now_s));
 		rte_tel_data_add_dict_u64(c, "flow_capacity", wk->flows.capacity);
+		rte_tel_data_add_dict_u64(c, "new_flows",
+					  flow_table_count_live(&wk->new_flows, wk->now_s));
+		rte_tel_data_add_dict_u64(c, "new_flow_capacity", wk->new_flows.capacity);
 		snprintf(name, sizeof(name), "worker%u", w);
 		rte_tel_data_add_dict_container(d, name, c, 0);
 	}

@@ -59,23 +59,28 @@ void worker_stats_forget(struct worker *w, const struct gen *g)
 }
 
 int worker_init(struct worker *w, uint16_t index, struct worker_shared *shared,
-		uint32_t flow_capacity, int socket_id)
+		uint32_t flow_capacity, uint32_t new_flow_capacity, int socket_id)
 {
 	size_t size = flow_table_mem_size(flow_capacity);
+	size_t new_size = flow_table_mem_size(new_flow_capacity);
 	char name[RTE_RING_NAMESIZE];
 	int err;
 
 	memset(w, 0, sizeof(*w));
-	if (!size)
+	if (!size || !new_size)
 		return -EINVAL;
 	w->flow_mem = rte_zmalloc_socket("fulcrum_flows", size, FLOW_TABLE_BUCKET, socket_id);
-	if (!w->flow_mem)
+	w->new_flow_mem = rte_zmalloc_socket("fulcrum_new_flows", new_size, FLOW_TABLE_BUCKET,
+					     socket_id);
+	if (!w->flow_mem || !w->new_flow_mem) {
+		worker_fini(w);
 		return -ENOMEM;
+	}
 	flow_table_init(&w->flows, w->flow_mem, flow_capacity);
+	flow_table_init(&w->new_flows, w->new_flow_mem, new_flow_capacity);
 	err = worker_stats_init(w, socket_id);
 	if (err) {
-		rte_free(w->flow_mem);
-		w->flow_mem = NULL;
+		worker_fini(w);
 		return err;
 	}
 	snprintf(name, sizeof(name), "fulcrum_kernel_%u", index);
@@ -99,9 +104,11 @@ void worker_fini(struct worker *w)
 {
 	rte_ring_free(w->to_kernel);
 	rte_free(w->flow_mem);
+	rte_free(w->new_flow_mem);
 	rte_free(w->stats_mem);
 	w->to_kernel = NULL;
 	w->flow_mem = NULL;
+	w->new_flow_mem = NULL;
 	w->stats_mem = NULL;
 	w->member_stats = NULL;
 	w->vip_drops_no_backend = NULL;
@@ -133,7 +140,10 @@ static inline const struct gen_member *worker_ring_pick(const struct gen *g,
  * Which backend a VIP packet goes to, and its member id in *id. Known flows
  * keep their backend while it is READY or DRAIN; a TCP SYN (a new
  * connection, maybe on a recycled port) always takes the ring's choice; ICMP
- * errors follow the flow they quote but never create one.
+ * errors follow the flow they quote but never create one. A flow's first
+ * packet leaves it in new_flows, its second moves it into flows
+ * (flow_tables_find): a flood of new flows never displaces an established
+ * one.
  */
 static inline const struct gen_member *worker_choose(struct worker *w, const struct gen *g,
 						     const struct gen_vip *vip,
@@ -141,14 +151,27 @@ static inline const struct gen_member *worker_choose(struct worker *w, const str
 						     __u64 fingerprint, __u32 *id)
 {
 	const int tcp = info->tuple.proto == PKT_PROTO_TCP;
-	const __u32 expires = w->now_s + (tcp ? g->params.tcp_idle_timeout_s
-					      : g->params.udp_idle_timeout_s);
+	const int icmp_error = info->flags & PKT_F_ICMP_ERROR;
+	const int syn = tcp && (info->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN &&
+			!icmp_error;
+	const __u32 idle_s = tcp ? g->params.tcp_idle_timeout_s : g->params.udp_idle_timeout_s;
+	const __u32 expires = w->now_s + idle_s;
+	enum flow_found found = FLOW_FOUND_NONE;
 	const struct gen_member *m;
-	struct flow_slot *e = NULL;
+	struct flow_slot *e;
 
-	if (!(tcp && (info->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN &&
-	      !(info->flags & PKT_F_ICMP_ERROR))) {
+	if (syn) {
+		/* Only a flow already established (a port reused at once) is
+		 * looked up, to be re-pointed below. */
 		e = flow_table_find(&w->flows, hash, fingerprint, w->now_s, expires);
+	} else {
+		e = flow_tables_find(&w->flows, &w->new_flows, hash, fingerprint, w->now_s, expires,
+				     &found);
+		if (found >= FLOW_FOUND_PROMOTED) {
+			w->counters[COUNTER_FLOW_PROMOTED]++;
+			if (found == FLOW_FOUND_PROMOTED_EVICTING)
+				w->counters[COUNTER_FLOW_EVICTED]++;
+		}
 		if (e) {
 			*id = e->member;
 			m = gen_member_get(g, *id);
@@ -159,17 +182,18 @@ static inline const struct gen_member *worker_choose(struct worker *w, const str
 		}
 	}
 	m = worker_ring_pick(g, vip, hash, id);
-	if (!m || (info->flags & PKT_F_ICMP_ERROR))
+	if (!m || icmp_error)
 		return m;
 	w->member_stats[*id].flows_new++;
 	if (e) {
 		e->member = *id;
-		w->counters[COUNTER_FLOW_MOVED]++;
+		w->counters[syn ? COUNTER_FLOW_NEW : COUNTER_FLOW_MOVED]++;
 		return m;
 	}
-	if (flow_table_insert(&w->flows, hash, fingerprint, *id, w->now_s, expires) ==
+	if (flow_table_insert(&w->new_flows, hash, fingerprint, *id, w->now_s,
+			      w->now_s + RTE_MIN(idle_s, WORKER_NEW_FLOW_TIMEOUT_S)) ==
 	    FLOW_TABLE_EVICTED)
-		w->counters[COUNTER_FLOW_EVICTED]++;
+		w->counters[COUNTER_FLOW_NEW_EVICTED]++;
 	w->counters[COUNTER_FLOW_NEW]++;
 	return m;
 }

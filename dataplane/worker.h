@@ -104,7 +104,8 @@ struct worker_rxq {
 
 struct worker {
 	uint64_t counters[COUNTER_COUNT]; /* this lcore's only; readers sum */
-	struct flow_table flows;
+	struct flow_table flows;     /* flows seen twice or more */
+	struct flow_table new_flows; /* first packets (flow_tables_find) */
 	struct worker_shared *shared;
 	struct rte_ring *to_kernel; /* single producer (this worker), single consumer (main) */
 	uint64_t tsc_hz;
@@ -115,7 +116,7 @@ struct worker {
 	uint16_t rxq_count;
 	struct worker_rxq rxq[WORKER_RXQ_MAX];
 	unsigned int lcore_id;
-	void *flow_mem;
+	void *flow_mem, *new_flow_mem;
 	/* Per-member counters (GEN_MEMBERS_MAX) and per-VIP drops for want of
 	 * a backend (GEN_VIPS_MAX, by VIP id), in one allocation, stats_mem:
 	 * this lcore's only; readers sum. */
@@ -125,13 +126,22 @@ struct worker {
 } __rte_cache_aligned;
 
 /*
- * Sets up a worker: flow table of flow_capacity entries and the per-member
+ * How long a new flow waits in new_flows for its second packet (or its
+ * protocol's idle timeout, if shorter): long enough for a TCP handshake's
+ * ACK, or a UDP request's next datagram, across a slow path; short, so that
+ * a flood's entries make room for each other quickly.
+ */
+#define WORKER_NEW_FLOW_TIMEOUT_S 10u
+
+/*
+ * Sets up a worker: flow tables of flow_capacity and new_flow_capacity
+ * entries (flows, new_flows) and the per-member
  * and per-VIP counters (6 MiB) in memory from rte_zmalloc_socket
  * (huge pages when the EAL has them), a ring toward the kernel path. Main
  * lcore, before workers start. Returns 0 or -errno.
  */
 int worker_init(struct worker *w, uint16_t index, struct worker_shared *shared,
-		uint32_t flow_capacity, int socket_id);
+		uint32_t flow_capacity, uint32_t new_flow_capacity, int socket_id);
 void worker_fini(struct worker *w);
 
 /* Bytes of a worker's per-member and per-VIP counters. */

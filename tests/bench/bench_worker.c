@@ -7,7 +7,7 @@
  * ceiling and the baseline of the ratios:
  *
  *   established  ACK of a known flow: parse, VIP, flow-table hit, IPIP encap
- *   new flow     SYN: parse, VIP, ring lookup, flow-table insert, encap
+ *   new flow     SYN: parse, VIP, ring lookup, insert into new flows, encap
  *   not a VIP    parse, VIP miss, handed to the kernel queue
  *
  * Every path first resets its mbufs from a template (the stand-in for the
@@ -236,23 +236,25 @@ int main(int argc, char **argv)
 	struct rte_ether_addr router = { { 0x02, 0, 0, 0, 0, 0xfe } };
 	for (int i = 0; i < NEXTHOPS_MAX; i++)
 		c.shared.nexthops[i].mac_word = nexthop_pack(&router, 0);
-	if (worker_init(&c.w, 0, &c.shared, 2 * c.flows, SOCKET_ID_ANY) ||
-	    worker_init(&c.w_new, 1, &c.shared, 2 * c.flows, SOCKET_ID_ANY)) {
+	if (worker_init(&c.w, 0, &c.shared, 2 * c.flows, 2 * c.flows / 8, SOCKET_ID_ANY) ||
+	    worker_init(&c.w_new, 1, &c.shared, 2 * c.flows, 2 * c.flows / 8, SOCKET_ID_ANY)) {
 		fprintf(stderr, "bench_worker: no memory for a %u-entry flow table\n", 2 * c.flows);
 		return 1;
 	}
 	c.gen = bench_generation();
 
-	/* Fill both tables: one SYN per flow. */
+	/* Fill both tables: a SYN then an ACK per flow (its second packet
+	 * moves it from new_flows into flows). */
 	uint64_t seq = 0;
-	for (uint32_t f = 0; f < c.flows; f += WORKER_BURST) {
-		for (int i = 0; i < WORKER_BURST; i++)
-			frame_reset(c.mbufs[i], (f + (uint32_t)i) % c.flows, PKT_TCP_SYN, 1);
-		worker_process(&c.w, c.gen, c.mbufs, WORKER_BURST, &c.out);
-		for (int i = 0; i < WORKER_BURST; i++)
-			frame_reset(c.mbufs[i], (f + (uint32_t)i) % c.flows, PKT_TCP_SYN, 1);
-		worker_process(&c.w_new, c.gen, c.mbufs, WORKER_BURST, &c.out);
-	}
+	for (uint32_t f = 0; f < c.flows; f += WORKER_BURST)
+		for (int w = 0; w < 2; w++)
+			for (int k = 0; k < 2; k++) {
+				for (int i = 0; i < WORKER_BURST; i++)
+					frame_reset(c.mbufs[i], (f + (uint32_t)i) % c.flows,
+						    k ? PKT_TCP_ACK : PKT_TCP_SYN, 1);
+				worker_process(w ? &c.w_new : &c.w, c.gen, c.mbufs, WORKER_BURST,
+					       &c.out);
+			}
 	uint32_t live = flow_table_count_live(&c.w.flows, c.w.now_s);
 
 	const char *memory = huge ? "huge pages" : "4 KiB pages (no free huge pages mounted)";
@@ -269,7 +271,7 @@ int main(int argc, char **argv)
 			   WORKER_BURST, ROUNDS);
 	bench_json_context(&json, "TSC", "%.2f GHz", hz / 1e9);
 	bench_print_machine();
-	printf("flow table: %u entries, %u live flows after one SYN for each of %u flows; "
+	printf("flow table: %u entries, %u live flows after a SYN and an ACK for each of %u flows; "
 	       "burst %d, %d bursts per run, median of %d runs; %s\n",
 	       c.w.flows.capacity, live, c.flows, WORKER_BURST, ROUNDS, o.runs, memory);
 	for (int run = 0; run < o.runs; run++)

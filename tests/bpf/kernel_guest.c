@@ -386,7 +386,7 @@ static const char *verdict_text(struct xdp_dataplane *x, int verdict, const __u6
 	if (verdict != XDP_DROP)
 		return text;
 	counters_get(x, now);
-	for (__u32 c = COUNTER_DROP_BASE; c < COUNTER_COUNT; c++)
+	for (__u32 c = COUNTER_DROP_BASE; c <= COUNTER_DROP_LAST; c++)
 		if (now[c] != before[c]) {
 			snprintf(text, sizeof(text), "XDP_DROP, %s", counter_name(c));
 			break;

@@ -53,6 +53,9 @@ HEALTH_DEFAULTS='type = "none";'
 WEB_HEALTH=""
 # dataplane.tcp_idle_timeout_s; empty = the default.
 TCP_IDLE_TIMEOUT_S=""
+# dataplane.flow_table_size, and new_flow_table_size (empty = the default).
+FLOW_TABLE_SIZE=65536
+NEW_FLOW_TABLE_SIZE=""
 # dataplane.dpdk.flow_state_file: this run's own, never the machine's
 # /run/fulcrum/lb-dpdk.flows that other runs (and a real lb-dpdk) use;
 # "" turns it off.
@@ -187,7 +190,8 @@ dataplane = {
   gue_port = 6080;
   encap_source_v4 = "10.99.2.2";
   encap_source_v6 = "fd99:2::2";
-  flow_table_size = 65536;${TCP_IDLE_TIMEOUT_S:+
+  flow_table_size = $FLOW_TABLE_SIZE;${NEW_FLOW_TABLE_SIZE:+
+  new_flow_table_size = $NEW_FLOW_TABLE_SIZE;}${TCP_IDLE_TIMEOUT_S:+
   tcp_idle_timeout_s = $TCP_IDLE_TIMEOUT_S;}
   dpdk = {
     eal_args = [ "--no-huge", "-m", "512", "--file-prefix", "$E2E_PREFIX",

@@ -24,6 +24,11 @@
       Opens one connection, prints {"backend", "port"} (its local port) and
       keeps it open for SECONDS.
 
+  peer.py idlers ADDR PORT COUNT GO_FILE OUT_FILE
+      COUNT connections that stay silent until GO_FILE exists, then send one
+      line each; OUT_FILE.ready lists each one's backend and local port once
+      all are open, OUT_FILE whether each still reached its backend.
+
   peer.py udp-big ADDR PORT BYTES
       Sends one UDP datagram of BYTES (fragmented on the way) and checks the
       whole of it comes back.
@@ -213,6 +218,36 @@ def hold(addr, port, seconds):
     s.close()
 
 
+def idlers(addr, port, count, go_file, out_file):
+    """count connections that say nothing until go_file exists, then one
+    ping each: a connection idle while its flow-table entry was evicted.
+    Writes out_file + ".ready" (backend and local port of each) once all
+    are open, and out_file when all have pinged."""
+    conns, records = [], []
+    for _ in range(count):
+        s = socket.create_connection((addr, port), timeout=10)
+        records.append({"backend": read_line(s, 10), "port": s.getsockname()[1],
+                        "broken": False})
+        conns.append(s)
+    with open(out_file + ".ready.tmp", "w") as f:
+        json.dump(records, f)
+    os.rename(out_file + ".ready.tmp", out_file + ".ready")
+    while not os.path.exists(go_file):
+        time.sleep(0.1)
+    for s, r in zip(conns, records):
+        try:
+            s.sendall(b"ping 1\n")
+            reply = read_line(s, 30)
+            if reply != "%s ping 1" % r["backend"]:
+                r["broken"], r["error"] = True, "answer %r" % reply
+        except OSError as e:
+            r["broken"], r["error"] = True, str(e) or type(e).__name__
+        s.close()
+    with open(out_file + ".tmp", "w") as f:
+        json.dump(records, f)
+    os.rename(out_file + ".tmp", out_file)
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "serve":
@@ -223,6 +258,8 @@ def main():
                sys.argv[5] if len(sys.argv) > 5 else "tcp")
     elif cmd == "streams":
         streams(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6])
+    elif cmd == "idlers":
+        idlers(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6])
     elif cmd == "hold":
         hold(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
     elif cmd == "udp-big":

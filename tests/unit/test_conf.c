@@ -74,6 +74,16 @@ static void test_restart_settings_compare_by_value(void **state)
 	b->dataplane.xdp.members_max--;
 	b->dataplane.dpdk.mbufs++;
 	assert_false(conf_dataplane_restart_equal(&a->dataplane, &b->dataplane));
+	b->dataplane.dpdk.mbufs--;
+	/* The table of new flows: an eighth of the flow table unless set. */
+	assert_int_equal(conf_new_flow_table_size(&a->dataplane), a->dataplane.flow_table_size / 8);
+	b->dataplane.new_flow_table_size = a->dataplane.flow_table_size / 8;
+	assert_true(conf_dataplane_restart_equal(&a->dataplane, &b->dataplane));
+	b->dataplane.new_flow_table_size = 4096;
+	assert_false(conf_dataplane_restart_equal(&a->dataplane, &b->dataplane));
+	a->dataplane.flow_table_size = 2048;
+	a->dataplane.new_flow_table_size = 0;
+	assert_int_equal(conf_new_flow_table_size(&a->dataplane), 1024);
 	conf_destroy(a);
 	conf_destroy(b);
 	print_message("dataplane settings that need a restart compare by value (EAL arguments "
@@ -197,6 +207,10 @@ static void test_out_of_range_numbers_are_rejected(void **state)
 	snprintf(text, sizeof(text), "%s    { name = \"b\"; address = \"10.1.0.1\"; port = 0; } ); } );\n", vip);
 	assert_rejected(text, 6, "vips[0].backends[0].port: 0 is below 1");
 	assert_rejected(BASE "health_defaults = { rise = 0; };\n", 4, "health_defaults.rise: 0 is below 1");
+	assert_rejected("dataplane = { mode = \"xdp\"; encap_source_v4 = \"10.0.0.2\";\n"
+			"  new_flow_table_size = 512; xdp = { interfaces = [ \"eth0\" ]; }; };\n",
+			2,
+			"dataplane.new_flow_table_size: 512 is below 1024");
 	assert_rejected(BASE "health_defaults = {\n interval_ms = 500;\n timeout_ms = 900; };\n", 4,
 			"health_defaults: timeout_ms 900 is longer than interval_ms 500");
 	assert_rejected(BASE "health_defaults = { http_expect = [ 200, 700 ]; };\n", 4,

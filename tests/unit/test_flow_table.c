@@ -212,6 +212,104 @@ static void test_half_full_table_keeps_nearly_every_flow(void **state)
 	fixture_destroy(f);
 }
 
+static void test_second_packet_promotes_a_new_flow(void **state)
+{
+	(void)state;
+	struct table_fixture *flows = fixture_create(1024), *fresh = fixture_create(1024);
+	struct flow_tuple t = tuple_n(5);
+	const __u32 h = flow_hash(&t);
+	enum flow_found found;
+	struct flow_slot peeked;
+
+	assert_null(flow_tables_find(&flows->ft, &fresh->ft, h, FP(t), 1, 301, &found));
+	assert_int_equal(found, FLOW_FOUND_NONE);
+	/* The first packet: remembered as new, for 10 s. */
+	assert_int_equal(flow_table_insert(&fresh->ft, h, FP(t), 42, 1, 11), FLOW_TABLE_INSERTED);
+	struct flow_slot *e = flow_tables_find(&flows->ft, &fresh->ft, h, FP(t), 2, 302, &found);
+	assert_non_null(e);
+	assert_int_equal(found, FLOW_FOUND_PROMOTED);
+	assert_int_equal(e->member, 42);
+	assert_int_equal(e->expires_s, 302);
+	assert_int_equal(flow_table_peek(&fresh->ft, h, FP(t), 2, &peeked), 0);
+	assert_int_equal(flow_table_count_live(&fresh->ft, 2), 0);
+	assert_int_equal(flow_table_peek(&flows->ft, h, FP(t), 2, &peeked), 1);
+	/* The third packet finds it established. */
+	e = flow_tables_find(&flows->ft, &fresh->ft, h, FP(t), 3, 303, &found);
+	assert_non_null(e);
+	assert_int_equal(found, FLOW_FOUND);
+	assert_int_equal(e->member, 42);
+	/* A new flow whose second packet comes after its 10 s is unknown again. */
+	struct flow_tuple late = tuple_n(6);
+	flow_table_insert(&fresh->ft, flow_hash(&late), FP(late), 7, 3, 13);
+	assert_null(flow_tables_find(&flows->ft, &fresh->ft, flow_hash(&late), FP(late), 13, 313,
+				     &found));
+	assert_int_equal(found, FLOW_FOUND_NONE);
+	printf("a first packet waits in new flows; the second moves the flow, with its member and "
+	       "the established timeout, into flows; a late second packet finds nothing\n");
+	fixture_destroy(flows);
+	fixture_destroy(fresh);
+}
+
+/*
+ * The SYN flood: a flows table loaded to every way of every bucket with
+ * established flows, then 64 times its size of one-packet flows from random
+ * sources. Every established flow must still be there, with its member. The
+ * same flood sent into a single table (what a worker without new flows
+ * did) is the control: it must lose most established flows, or this test
+ * proves nothing.
+ */
+static void test_flood_of_new_flows_never_displaces_established_ones(void **state)
+{
+	(void)state;
+	const __u32 capacity = 4096, flood = 64 * capacity;
+	struct table_fixture *flows = fixture_create(capacity), *fresh = fixture_create(1024);
+	struct table_fixture *single = fixture_create(capacity);
+	enum flow_found found;
+	__u32 established = 0, kept = 0, kept_single = 0, displaced_new = 0;
+	__u64 seed = 0x5eed;
+
+	/* Established: inserted until every way of every bucket is taken. */
+	for (__u32 i = 0; flow_table_count_live(&flows->ft, 1) < capacity; i++) {
+		struct flow_tuple t = tuple_n(i);
+		if (flow_table_insert(&flows->ft, flow_hash(&t), FP(t), i, 1, 300) ==
+		    FLOW_TABLE_INSERTED) {
+			flow_table_insert(&single->ft, flow_hash(&t), FP(t), i, 1, 300);
+			established = i + 1;
+		}
+		assert_true(i < 16 * capacity);
+	}
+	/* The flood: random sources and ports, one packet each, 1 s later. */
+	for (__u32 i = 0; i < flood; i++) {
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		struct flow_tuple t = tuple_n(0);
+		t.src_addr[0] = (__u32)(seed >> 32);
+		t.src_port = (__u16)(seed >> 16);
+		const __u32 h = flow_hash(&t);
+		assert_null(flow_tables_find(&flows->ft, &fresh->ft, h, FP(t), 2, 302, &found));
+		displaced_new += flow_table_insert(&fresh->ft, h, FP(t), 1, 2, 12) ==
+				 FLOW_TABLE_EVICTED;
+		flow_table_insert(&single->ft, h, FP(t), 1, 2, 302);
+	}
+	for (__u32 i = 0; i < established; i++) {
+		struct flow_tuple t = tuple_n(i);
+		struct flow_slot peeked;
+		if (flow_table_peek(&flows->ft, flow_hash(&t), FP(t), 3, &peeked))
+			kept += peeked.member == i;
+		if (flow_table_peek(&single->ft, flow_hash(&t), FP(t), 3, &peeked))
+			kept_single += peeked.member == i;
+	}
+	printf("%u established flows fill a %u-entry table; after %u one-packet flows: %u kept "
+	       "(%u in a single table); %u new flows displaced each other in a %u-entry table of "
+	       "new flows\n",
+	       capacity, capacity, flood, kept, kept_single, displaced_new, fresh->ft.capacity);
+	assert_int_equal(kept, capacity);
+	assert_true(kept_single < capacity / 10);
+	assert_true(displaced_new >= flood - fresh->ft.capacity);
+	fixture_destroy(flows);
+	fixture_destroy(fresh);
+	fixture_destroy(single);
+}
+
 static void test_sizes_are_bounded_and_rounded(void **state)
 {
 	(void)state;
@@ -242,6 +340,8 @@ int main(void)
 		cmocka_unit_test(test_fingerprints_differ_across_a_million_flows),
 		cmocka_unit_test(test_half_full_table_keeps_nearly_every_flow),
 		cmocka_unit_test(test_sizes_are_bounded_and_rounded),
+		cmocka_unit_test(test_second_packet_promotes_a_new_flow),
+		cmocka_unit_test(test_flood_of_new_flows_never_displaces_established_ones),
 	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
