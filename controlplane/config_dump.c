@@ -66,6 +66,7 @@ static void config_dump_dpdk(config_setting_t *dp, const struct conf_dpdk *d)
 	config_dump_int(g, "mbufs", d->mbufs);
 	config_dump_int(g, "mbuf_cache", d->mbuf_cache);
 	config_dump_str(g, "control_socket", d->control_socket);
+	config_dump_str(g, "flow_state_file", d->flow_state_file);
 	config_dump_int(g, "idle_sleep_us", d->idle_sleep_us);
 	config_setting_t *ports = config_setting_add(g, "ports", CONFIG_TYPE_LIST);
 	for (__u32 i = 0; i < d->port_count; i++) {

@@ -404,6 +404,9 @@ static void config_show_reads_back_as_the_same_configuration(void **state)
 	assert_string_equal(back->vips[0].backends[2].name, "b6");
 	assert_int_equal(back->vips[0].backends[2].weight, 9);
 	assert_int_equal(back->vips[0].backends[0].state, CONF_ADMIN_DRAIN);
+	assert_string_equal(back->dataplane.dpdk.flow_state_file,
+			    d.cfg->dataplane.dpdk.flow_state_file);
+	assert_true(conf_dataplane_restart_equal(&back->dataplane, &d.cfg->dataplane));
 	/* Shown again from what it read, it is the same text. */
 	struct model *m2 = model_create(back);
 	char *again = NULL;
