@@ -177,15 +177,16 @@ memif_lbgen_run() {
 }
 
 # dpdk-testpmd in io mode as the memif server, forwarding on CPU 1, each
-# frame back out as it came (--port-topology=loop). One TX queue: lbgen
-# receives with --rx-queues 1 against it. Returns once it forwards.
+# frame back out as it came (--port-topology=loop). TX queues: $1 (1 by
+# default), lbgen's --rx-queues against it; it forwards on the first. Returns
+# once it forwards.
 memif_testpmd_start() {
 	rm -f "$MEMIF_SOCK"
 	# Line-buffered, so that its log says when it forwards.
 	# shellcheck disable=SC2046 # the EAL memory options are words
 	stdbuf -oL dpdk-testpmd -l 0,1 $(memif_eal_mem 256) --no-pci --file-prefix "$MEMIF_FWD_PREFIX" \
 		--vdev="net_memif0,role=server,socket=$MEMIF_SOCK,socket-abstract=no" -- \
-		--forward-mode=io --port-topology=loop --rxq=1 --txq=1 --total-num-mbufs=8192 \
+		--forward-mode=io --port-topology=loop --rxq=1 --txq="${1:-1}" --total-num-mbufs=8192 \
 		--no-lsc-interrupt --stats-period=60 -a >"$MEMIF_DIR/testpmd.log" 2>&1 &
 	TESTPMD_PID=$!
 	wait_for 20 grep -q "forwards packets on" "$MEMIF_DIR/testpmd.log"
