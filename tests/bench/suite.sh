@@ -221,15 +221,15 @@ step_health() {
 # otherwise, and says which. About 35 s a run.
 step_system() {
 	local prog missing=""
-	if ! is_root; then
-		skip system "needs root: lb-dpdk runs in a network namespace of its own, and DPDK's memif"
-		return
-	fi
 	for prog in lbgen lb-dpdk lbd; do
 		[ -x "$BUILD/$prog" ] || missing="${missing:+$missing, }$BUILD/$prog"
 	done
 	if [ -n "$missing" ]; then
 		skip system "$missing not built: lbgen drives this benchmark through lb-dpdk and lbd"
+		return
+	fi
+	if ! is_root; then
+		skip system "needs root: lb-dpdk runs in a network namespace of its own, and DPDK's memif"
 		return
 	fi
 	if ! command -v dpdk-testpmd >/dev/null; then
