@@ -175,6 +175,7 @@ through_lb() {
 	memif_lbgen_run "lb-$1-max" $FLOWS --backends "$BACKENDS4" &&
 		memif_lbgen_run "lb-$1-lat" $FLOWS --backends "$BACKENDS4" --rate "$LATENCY_RATE"
 	local rc=$?
+	[ "$rc" -eq 0 ] || show_log lb-dpdk.log
 	lb_down
 	memif_cleanup
 	return $rc
@@ -196,22 +197,28 @@ through_testpmd() {
 		echo "  dpdk-testpmd had exited ($status)"
 		TESTPMD_PID=""
 	fi
+	[ "$rc" -eq 0 ] || show_log testpmd.log
 	memif_testpmd_stop
 	memif_cleanup
 	return $rc
 }
 
-# Forwarder $1's turn (lb or testpmd) in run $2, made once more when it
-# failed: DPDK 22.11's memif server now and then crashes or never brings
-# its link up when a client connects or leaves while its lcore polls (seen
-# here from dpdk-testpmd, a few turns in ten under load). A second failure
-# fails the step.
+# Forwarder $1's turn (lb or testpmd) in run $2, made again when it failed,
+# up to 3 times in all: DPDK 22.11's memif server now and then crashes,
+# refuses lbgen's connection or never brings its link up when a client
+# connects (seen here from dpdk-testpmd, about one turn in ten while the
+# machine was loaded). The turns made again are named with the figures; a
+# third failure fails the step.
 retried=""
 turn() {
-	"through_$1" "$2" && return 0
-	echo "system: run $2: the turn through $1 failed; once more"
-	retried="${retried:+$retried, }run $2 through $1"
-	"through_$1" "$2"
+	local attempt
+	for attempt in 1 2 3; do
+		"through_$1" "$2" && return 0
+		[ "$attempt" -lt 3 ] || break
+		echo "system: run $2: the turn through $1 failed; once more"
+		retried="${retried:+$retried, }run $2 through $1"
+	done
+	return 1
 }
 
 for run in $(seq 1 "$RUNS"); do
