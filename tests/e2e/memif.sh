@@ -182,7 +182,9 @@ memif_lbgen_run() {
 # once it forwards: without waiting for the link, which comes up only when
 # lbgen connects (testpmd would wait 9 s for it otherwise).
 memif_testpmd_start() {
-	rm -f "$MEMIF_SOCK"
+	# The log goes first: the shell truncates it in the child, after
+	# wait_for below may have read an earlier testpmd's.
+	rm -f "$MEMIF_SOCK" "$MEMIF_DIR/testpmd.log"
 	# Line-buffered, so that its log says when it forwards.
 	# shellcheck disable=SC2046 # the EAL memory options are words
 	stdbuf -oL dpdk-testpmd -l 0,1 $(memif_eal_mem 256) --no-pci --file-prefix "$MEMIF_FWD_PREFIX" \
@@ -190,7 +192,8 @@ memif_testpmd_start() {
 		--forward-mode=io --port-topology=loop --rxq=1 --txq="${1:-1}" --total-num-mbufs=8192 \
 		--no-lsc-interrupt --disable-link-check --stats-period=60 -a >"$MEMIF_DIR/testpmd.log" 2>&1 &
 	TESTPMD_PID=$!
-	wait_for 20 grep -q "forwards packets on" "$MEMIF_DIR/testpmd.log"
+	wait_for 20 grep -q "forwards packets on" "$MEMIF_DIR/testpmd.log" &&
+		wait_for 10 test -S "$MEMIF_SOCK"
 }
 
 memif_testpmd_stop() {
