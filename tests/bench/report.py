@@ -425,8 +425,9 @@ def cmd_system(args):
                    "of %d runs through lb-dpdk, %d of %d through testpmd" % (
                        rate_k, args.seconds, lat_packets, sum(held["lb"]), args.runs,
                        sum(held["fwd"]), args.runs),
-        "order": "each run brings up lb-dpdk (with lbd) and testpmd in turn, lb-dpdk first "
-                 "in odd runs, testpmd first in even ones; ratios are paired run by run",
+        "order": "each run goes through lb-dpdk (with lbd) and testpmd in turn, lb-dpdk first "
+                 "in odd runs, testpmd first in even ones, each started afresh for each lbgen "
+                 "run; ratios are paired run by run",
     })
     for k in runs_kinds():
         for i, (ok, r) in enumerate(zip(held[k], runs[(k, "lat")]), 1):
