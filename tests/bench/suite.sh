@@ -11,7 +11,7 @@
 #   pkt      the packet core on one core, beside a MAC swap (bench_pkt)
 #   system   lbgen -> lb-dpdk -> lbgen over memif beside dpdk-testpmd in io
 #            mode, throughput and latency at 1 Mpps (tests/bench/system.sh;
-#            root, about 35 s a run)
+#            root, about 25 s a run)
 #   xdp      the XDP balancer, ns/packet beside an empty program (bench_xdp; root)
 #   maglev   table builds over a grid of N and M (bench_maglev)
 #   health   lbd's health engine with 10 000 backends, beside bare checks
@@ -24,9 +24,11 @@
 # plotted into results.png with gnuplot.
 #
 # Environment: BUILD (build), BENCH_RUNS (runs per figure, 1..99; each
-# program's default otherwise, 7, or 5 of 2 s for health; bench_xdp always
-# makes 7), BENCH_HUGEPAGES=no (leave huge pages alone; by default, as root,
-# the worker step gets 600 MiB of them, and they are given back after).
+# program's default otherwise, 7, or 5 of 2 s for health, 5 for system;
+# bench_xdp always makes 7), BENCH_HUGEPAGES=no (leave huge pages alone; by
+# default, as root, the worker and system steps get 600 MiB of them, and
+# they are given back after), BENCH_SYSTEM_SECONDS (the system step's runs,
+# 5 s each).
 #
 # A step needing root is skipped, not failed, without it; a step whose
 # program fails is reported as failed and the others still run. Exit status:
@@ -47,7 +49,7 @@ HUGE_MB=600 # what bench_worker asks for before it uses huge pages
 
 usage() {
 	echo "usage: $0 [STEP...]   steps: $ALL_STEPS" >&2
-	echo "  environment: BUILD, BENCH_RUNS (1..99), BENCH_HUGEPAGES=no" >&2
+	echo "  environment: BUILD, BENCH_RUNS (1..99), BENCH_HUGEPAGES=no, BENCH_SYSTEM_SECONDS" >&2
 	exit 2
 }
 
@@ -85,7 +87,7 @@ read -r steal0 total0 <<<"$(cpu_jiffies)"
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 start=$(date +%s)
 
-# ---- huge pages for the worker step ----
+# ---- huge pages for the worker and system steps ----
 
 huge_added=0   # pages this script reserved, given back at the end
 huge_mounted=  # the hugetlbfs this script mounted, unmounted at the end
@@ -218,7 +220,7 @@ step_health() {
 # same harness with dpdk-testpmd in io mode as the ceiling (Mpps, % of it),
 # and latency at a fixed 1 Mpps (p50, p99); tests/bench/system.sh says how.
 # It uses the huge pages set up here when there are enough, --no-huge
-# otherwise, and says which. About 35 s a run.
+# otherwise, and says which. About 25 s a run.
 step_system() {
 	local prog missing=""
 	for prog in lbgen lb-dpdk lbd; do
