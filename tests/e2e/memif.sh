@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
+# shellcheck shell=bash
 #
 # lbgen against a forwarder over net_memif on one machine: the harness that
 # tests/e2e/test_lbgen.sh tests and the `system` step of `make bench`
