@@ -215,8 +215,9 @@ bench: ## Install what is missing, build, run the benchmark suite (STEPS=..., BE
 	$(Q)BUILD=$(BUILD) BENCH_RUNS=$(BENCH_RUNS) bash tests/bench/suite.sh $(STEPS)
 
 # What make bench builds once the packages are there (a recipe of its own,
-# so that make says nothing when all is built).
-bench-programs: $(BENCHES)
+# so that make says nothing when all is built): the benchmark programs, and
+# lbgen, lb-dpdk and lbd for the system step.
+bench-programs: $(BENCHES) $(LBGEN) $(LB_DPDK) $(LBD)
 	@:
 
 programs: $(PROGRAMS) ## Build only the installed programs (what the Debian package builds)

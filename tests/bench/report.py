@@ -14,6 +14,12 @@
   report.py plot RESULTS PNG
       a bar chart of the ratios (median, whiskers min..max), one panel per
       step, drawn by gnuplot; the data and script are kept beside the PNG
+  report.py system --dir DIR --runs N --seconds S --rate PPS [--json FILE]
+                   [--context KEY VALUE]...
+      the system step's figures (tests/bench/system.sh) from lbgen's JSON
+      summaries in DIR: lb-RUN-max, fwd-RUN-max (max-rate runs through
+      lb-dpdk and testpmd), lb-RUN-lat, fwd-RUN-lat (at PPS), RUN = 1..N;
+      prints them and writes them as tests/bench/bench.h describes
 
 Only Python's standard library: it runs with Debian's /usr/bin/python3.
 """
@@ -323,6 +329,155 @@ def cmd_plot(args):
     return 0
 
 
+def median_min_max(values):
+    v = sorted(values)
+    n = len(v)
+    med = v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+    return {"median": med, "min": v[0], "max": v[-1]}
+
+
+def system_figure(name, unit, better, values, baseline=None, base_values=None):
+    fig = {"name": name, "unit": unit, "better": better, "runs": len(values),
+           "baseline": None, "ratio": None}
+    fig.update(median_min_max(values))
+    if baseline:
+        # Paired: each run's figure over its baseline's measured beside it.
+        ratios = [v / b if b else float("nan") for v, b in zip(values, base_values)]
+        fig["baseline"] = baseline
+        fig["ratio"] = dict(median_min_max(ratios), method="paired")
+    return fig
+
+
+def system_trouble(kind, r):
+    """What makes a run's packets wrong, not just slow: lbgen's counts."""
+    bad = ["%s %d" % (k, r[k]) for k in ("unknown_backend", "bad_checksum", "flow_mismatch",
+                                         "duplicates", "flows_moved") if r.get(k)]
+    if r.get("rx_packets", 0) == 0:
+        bad.append("nothing came back")
+    if kind == "fwd" and r["encap"].get("none", 0) != r["rx_packets"]:
+        bad.append("%d tunnelled" % (r["rx_packets"] - r["encap"].get("none", 0)))
+    return bad
+
+
+def cmd_system(args):
+    runs = {}
+    for kind in ("lb", "fwd"):
+        for what in ("max", "lat"):
+            key = (kind, what)
+            runs[key] = []
+            for i in range(1, args.runs + 1):
+                path = os.path.join(args.dir, "%s-%d-%s.json" % (kind, i, what))
+                try:
+                    runs[key].append(load(path))
+                except (OSError, ValueError) as e:
+                    print("system: %s: %s" % (path, e), file=sys.stderr)
+                    return 1
+    names = {"lb": "lb-dpdk", "fwd": "testpmd"}
+    failed = False
+    for (kind, what), rs in runs.items():
+        for i, r in enumerate(rs, 1):
+            bad = system_trouble(kind, r)
+            if bad:
+                print("system: run %d through %s (%s): %s" % (
+                    i, names[kind], "max rate" if what == "max" else "fixed rate",
+                    ", ".join(bad)))
+                failed = True
+    if failed:
+        return 1
+
+    def series(kind, what, f):
+        return [f(r) for r in runs[(kind, what)]]
+
+    mpps = {k: series(k, "max", lambda r: r["rx_pps"] / 1e6) for k in ("lb", "fwd")}
+    p50 = {k: series(k, "lat", lambda r: r["latency_ns"]["p50"] / 1e3) for k in ("lb", "fwd")}
+    p99 = {k: series(k, "lat", lambda r: r["latency_ns"]["p99"] / 1e3) for k in ("lb", "fwd")}
+    rate_k = "%g Mpps" % (args.rate / 1e6) if args.rate >= 1e6 else "%g kpps" % (args.rate / 1e3)
+    ceiling = "testpmd io (ceiling)"
+    lat_base = "testpmd io at %s, latency" % rate_k
+    figures = [
+        system_figure(ceiling, "Mpps", "higher", mpps["fwd"]),
+        system_figure("lb-dpdk, UDP flows, IPIP", "Mpps", "higher", mpps["lb"],
+                      ceiling, mpps["fwd"]),
+        system_figure(lat_base + " p50", "us", "lower", p50["fwd"]),
+        system_figure("lb-dpdk at %s, latency p50" % rate_k, "us", "lower", p50["lb"],
+                      lat_base + " p50", p50["fwd"]),
+        system_figure(lat_base + " p99", "us", "lower", p99["fwd"]),
+        system_figure("lb-dpdk at %s, latency p99" % rate_k, "us", "lower", p99["lb"],
+                      lat_base + " p99", p99["fwd"]),
+    ]
+
+    # Whether lbgen held the fixed rate: it catches up after a stall, but
+    # gives up 10% past the duration and says what it reached.
+    held = {k: [r["tx_pps"] >= 0.99 * args.rate for r in runs[(k, "lat")]] for k in runs_kinds()}
+    loss = {k: [r["loss_ratio"] for r in runs[(k, "max")]] for k in runs_kinds()}
+    lat_packets = args.rate * args.seconds
+    context = dict(args.context or [])
+    context.update({
+        "traffic": "UDP/IPv4, 70-byte frames (with FCS) from 5000 flows in random order to one "
+                   "VIP of 3 backends; lb-dpdk returns them in IPIP (90 bytes), testpmd as sent",
+        "placement": "lbgen on CPU 0 (one lcore sends and receives, memif client); the "
+                     "forwarder's worker on CPU 1 (memif server, polling without pause)",
+        "throughput": "max-rate runs of %d s: lbgen sends as fast as the memif ring takes "
+                      "frames; the figure is packets back per second; lost on the way back "
+                      "(rings full): lb-dpdk %s, testpmd %s (median, max)" % (
+                          args.seconds, pct_pair(loss["lb"]), pct_pair(loss["fwd"])),
+        "latency": "%s for %d s (%d packets a run), lbgen's TSC stamps; the rate held in %d "
+                   "of %d runs through lb-dpdk, %d of %d through testpmd" % (
+                       rate_k, args.seconds, lat_packets, sum(held["lb"]), args.runs,
+                       sum(held["fwd"]), args.runs),
+        "order": "each run goes through lb-dpdk (with lbd) and testpmd in turn, lb-dpdk first "
+                 "in odd runs, testpmd first in even ones, each started afresh for each lbgen "
+                 "run; ratios are paired run by run",
+    })
+    for k in runs_kinds():
+        for i, (ok, r) in enumerate(zip(held[k], runs[(k, "lat")]), 1):
+            if not ok:
+                print("WARNING: run %d through %s did not hold %s: lbgen sent %.0f pps "
+                      "(%.2f%% lost); its latency is at that rate" % (
+                          i, names[k], rate_k, r["tx_pps"], 100 * r["loss_ratio"]))
+
+    print()
+    print("%-4s %22s %22s %9s   %-30s %-30s" % (
+        "run", "lb-dpdk Mpps (lost)", "testpmd Mpps (lost)", "% of it",
+        "lb-dpdk p50 / p99 us", "testpmd p50 / p99 us"))
+    for i in range(args.runs):
+        print("%-4d %22s %22s %8.1f%%   %-30s %-30s" % (
+            i + 1, "%.3f (%.3f%%)" % (mpps["lb"][i], 100 * loss["lb"][i]),
+            "%.3f (%.3f%%)" % (mpps["fwd"][i], 100 * loss["fwd"][i]),
+            100 * mpps["lb"][i] / mpps["fwd"][i] if mpps["fwd"][i] else float("nan"),
+            "%s / %s" % (num(p50["lb"][i]), num(p99["lb"][i])),
+            "%s / %s" % (num(p50["fwd"][i]), num(p99["fwd"][i]))))
+    print()
+    for fig in figures:
+        ratio = ratio_text(fig) or "baseline"
+        print("%-42s %-26s %s" % (fig["name"], ratio,
+                                  stat_text(fig["median"], fig["min"], fig["max"], 1,
+                                            " " + fig["unit"])))
+    for key, value in context.items():
+        print("%s: %s" % (key, value))
+
+    if args.json:
+        m = machine()
+        out = {"program": "tests/bench/system.sh", "runs": args.runs,
+               "machine": {k: m[k] for k in ("cpu", "cores", "kernel")},
+               "context": context, "figures": figures}
+        tmp = args.json + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(out, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, args.json)
+    return 0
+
+
+def runs_kinds():
+    return ("lb", "fwd")
+
+
+def pct_pair(ratios):
+    s = median_min_max(ratios)
+    return "%.3f%%, %.3f%%" % (100 * s["median"], 100 * s["max"])
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -342,6 +497,14 @@ def main():
     g.add_argument("results")
     g.add_argument("png")
     g.set_defaults(func=cmd_plot)
+    y = sub.add_parser("system")
+    y.add_argument("--dir", required=True)
+    y.add_argument("--runs", type=int, required=True)
+    y.add_argument("--seconds", type=int, required=True)
+    y.add_argument("--rate", type=float, required=True)
+    y.add_argument("--json")
+    y.add_argument("--context", nargs=2, action="append", metavar=("KEY", "VALUE"))
+    y.set_defaults(func=cmd_system)
     args = p.parse_args()
     return args.func(args)
 

@@ -9,8 +9,9 @@
 #   worker   lb-dpdk's worker on one core, in-process: established, new flow,
 #            not a VIP, beside a trivial forwarder (bench_worker)
 #   pkt      the packet core on one core, beside a MAC swap (bench_pkt)
-#   system   lbgen -> lb-dpdk -> lbgen over memif beside dpdk-testpmd; runs
-#            only when $BUILD/lbgen exists (see step_system)
+#   system   lbgen -> lb-dpdk -> lbgen over memif beside dpdk-testpmd in io
+#            mode, throughput and latency at 1 Mpps (tests/bench/system.sh;
+#            root, about 25 s a run)
 #   xdp      the XDP balancer, ns/packet beside an empty program (bench_xdp; root)
 #   maglev   table builds over a grid of N and M (bench_maglev)
 #   health   lbd's health engine with 10 000 backends, beside bare checks
@@ -23,9 +24,11 @@
 # plotted into results.png with gnuplot.
 #
 # Environment: BUILD (build), BENCH_RUNS (runs per figure, 1..99; each
-# program's default otherwise, 7, or 5 of 2 s for health; bench_xdp always
-# makes 7), BENCH_HUGEPAGES=no (leave huge pages alone; by default, as root,
-# the worker step gets 600 MiB of them, and they are given back after).
+# program's default otherwise, 7, or 5 of 2 s for health, 5 for system;
+# bench_xdp always makes 7), BENCH_HUGEPAGES=no (leave huge pages alone; by
+# default, as root, the worker and system steps get 600 MiB of them, and
+# they are given back after), BENCH_SYSTEM_SECONDS (the system step's runs,
+# 5 s each).
 #
 # A step needing root is skipped, not failed, without it; a step whose
 # program fails is reported as failed and the others still run. Exit status:
@@ -46,7 +49,7 @@ HUGE_MB=600 # what bench_worker asks for before it uses huge pages
 
 usage() {
 	echo "usage: $0 [STEP...]   steps: $ALL_STEPS" >&2
-	echo "  environment: BUILD, BENCH_RUNS (1..99), BENCH_HUGEPAGES=no" >&2
+	echo "  environment: BUILD, BENCH_RUNS (1..99), BENCH_HUGEPAGES=no, BENCH_SYSTEM_SECONDS" >&2
 	exit 2
 }
 
@@ -84,7 +87,7 @@ read -r steal0 total0 <<<"$(cpu_jiffies)"
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 start=$(date +%s)
 
-# ---- huge pages for the worker step ----
+# ---- huge pages for the worker and system steps ----
 
 huge_added=0   # pages this script reserved, given back at the end
 huge_mounted=  # the hugetlbfs this script mounted, unmounted at the end
@@ -155,9 +158,10 @@ skip() {
 	record "$1" skipped "" "$2"
 }
 
-# Runs step $1's program $2 with the arguments after it, plus --json.
+# Runs step $1's program $2 (in $BUILD/bench) with the arguments after it,
+# plus --json.
 run_program() {
-	local name=$1 prog=$BUILD/bench/$2 t0 rc took
+	local name=$1 prog=$BUILD/bench/$2
 	shift 2
 	if [ ! -x "$prog" ]; then
 		echo "-- $name: FAILED: $prog is not built"
@@ -165,9 +169,17 @@ run_program() {
 		failed=1
 		return
 	fi
-	echo "-- $name: $prog${*:+ $*} --json $STEP_DIR/$name.json"
+	run_command "$name" "$prog" "$@"
+}
+
+# Runs step $1's command, the arguments after it, plus --json; keeps its
+# output in $STEP_DIR/$1.log and records how it went.
+run_command() {
+	local name=$1 t0 rc took
+	shift
+	echo "-- $name: $* --json $STEP_DIR/$name.json"
 	t0=$(date +%s%N)
-	"$prog" "$@" --json "$STEP_DIR/$name.json" 2>&1 | tee "$STEP_DIR/$name.log"
+	"$@" --json "$STEP_DIR/$name.json" 2>&1 | tee "$STEP_DIR/$name.log"
 	rc=${PIPESTATUS[0]}
 	took=$(awk -v ns=$(($(date +%s%N) - t0)) 'BEGIN { printf "%.1f", ns / 1e9 }')
 	if [ "$rc" -ne 0 ]; then
@@ -204,20 +216,31 @@ step_health() {
 	run_program health bench_health "${runs_args[@]}"
 }
 
-# The system benchmark, issue 6's second figure: lbgen -> lb-dpdk -> lbgen
-# over memif zero-copy, beside the same harness with dpdk-testpmd in io mode
-# as the ceiling (Mpps, % of it), and latency at a fixed 1 Mpps (p50, p99).
-# It belongs to lbgen (tools/lbgen), which writes a JSON summary per run
-# (tx_pps, rx_pps, loss_ratio, latency_ns.p50/p99, ndr.pps); this step is to
-# turn those into figures in bench.h's format at $STEP_DIR/system.json and
-# record itself with `record system ok SECONDS ""`, and the merge, table and
-# plot take them as they take any step's.
+# The system benchmark: lbgen -> lb-dpdk -> lbgen over memif beside the
+# same harness with dpdk-testpmd in io mode as the ceiling (Mpps, % of it),
+# and latency at a fixed 1 Mpps (p50, p99); tests/bench/system.sh says how.
+# It uses the huge pages set up here when there are enough, --no-huge
+# otherwise, and says which. About 25 s a run.
 step_system() {
-	if [ ! -x "$BUILD/lbgen" ]; then
-		skip system "$BUILD/lbgen is not built: lbgen (tools/lbgen) drives this benchmark"
+	local prog missing=""
+	for prog in lbgen lb-dpdk lbd; do
+		[ -x "$BUILD/$prog" ] || missing="${missing:+$missing, }$BUILD/$prog"
+	done
+	if [ -n "$missing" ]; then
+		skip system "$missing not built: lbgen drives this benchmark through lb-dpdk and lbd"
 		return
 	fi
-	skip system "$BUILD/lbgen is built, but this step does not drive it yet"
+	if ! is_root; then
+		skip system "needs root: lb-dpdk runs in a network namespace of its own, and DPDK's memif"
+		return
+	fi
+	if ! command -v dpdk-testpmd >/dev/null; then
+		skip system "dpdk-testpmd is not installed (Debian's dpdk-dev): it is the ceiling"
+		return
+	fi
+	# BENCH_HUGEPAGES reaches it through the environment.
+	BUILD=$BUILD PYTHON=$PYTHON run_command system bash "$ROOT/tests/bench/system.sh" \
+		"${runs_args[@]}"
 }
 
 echo "Fulcrum benchmark suite: steps: $steps; runs per figure: $runs_text"
@@ -225,7 +248,7 @@ echo "Fulcrum benchmark suite: steps: $steps; runs per figure: $runs_text"
 	echo "note: BENCH_RUNS=$runs is fewer than 5 runs per figure: a smoke run, not figures to quote"
 $REPORT machine
 case " $steps " in
-*" worker "*)
+*" worker "* | *" system "*)
 	huge_setup
 	echo "huge pages: $huge_note"
 	;;

@@ -9,7 +9,10 @@
 # its figures; a step whose program fails is reported as failed while the
 # others' figures are kept; the system step is skipped, saying why, without
 # lbgen; steps needing root are skipped, not failed, without it; unknown
-# steps and bad BENCH_RUNS are usage errors.
+# steps and bad BENCH_RUNS are usage errors. As root, with lbgen, lb-dpdk,
+# lbd and dpdk-testpmd, a smoke run of the system step (one run of 1 s
+# turns on 4 KiB pages, about 20 s): its figures, paired ratios and table
+# row, and the memory it used said in its output.
 #
 # No figure is checked against any value: benchmarks are not timed tests.
 # The suite runs in a BUILD directory of its own (a temporary one holding
@@ -129,20 +132,62 @@ check "a program's WARNING lines are kept with its step in results.json" \
 		r["steps"][0]["warnings"] == ["WARNING: the rate was not held"]'
 check "... and the table says so" grep -q 'WARNINGS from pkt' "$B/bench/results.txt"
 
+# --- the system step, one short run --------------------------------------------
+B=$DIR/system
+make_build "$B"
+for prog in lbgen lb-dpdk lbd; do
+	[ -x "$BUILD/$prog" ] && ln -sf "$(cd "$BUILD" && pwd)/$prog" "$B/$prog"
+done
+if [ "$(id -u)" -ne 0 ]; then
+	echo "  (not root: the system step's run is left to the root-less case below)"
+elif ! command -v dpdk-testpmd >/dev/null || [ ! -x "$B/lbgen" ] || [ ! -x "$B/lb-dpdk" ] ||
+	[ ! -x "$B/lbd" ]; then
+	suite "$B" system
+	check "without dpdk-testpmd or lbgen, lb-dpdk, lbd built, the system step is skipped, saying why" \
+		results_say "$B/bench/results.json" '[(s["name"], s["status"]) for s in r["steps"]] ==
+			[("system", "skipped")] and r["steps"][0]["reason"]'
+else
+	BENCH_RUNS=1 BENCH_SYSTEM_SECONDS=1 BENCH_HUGEPAGES=no suite "$B" system
+	R=$B/bench/results.json
+	check "system: the step ran (status 0)" show_on_failure [ "$(cat "$B.rc")" -eq 0 ]
+	check "system: lb-dpdk's Mpps and latency p50, p99 at 1 Mpps, each paired with testpmd's" \
+		results_say "$R" '[s for s in r["steps"] if s["name"] == "system" and
+			s["status"] == "ok" and len(s["figures"]) == 6 and
+			[f["name"] for f in s["figures"] if f["ratio"] and f["ratio"]["method"] == "paired"] ==
+			["lb-dpdk, UDP flows, IPIP", "lb-dpdk at 1 Mpps, latency p50",
+			 "lb-dpdk at 1 Mpps, latency p99"] and
+			all(f["runs"] == 1 and f["median"] > 0 for f in s["figures"])]'
+	check "system: its context says the memory (BENCH_HUGEPAGES=no: --no-huge) and the memif mode" \
+		results_say "$R" '[s for s in r["steps"] if s["name"] == "system" and
+			"--no-huge" in s["context"]["memory"] and "zero-copy" in s["context"]["memif"]]'
+	check "system: the table has lb-dpdk's row, its share of testpmd's rate first" \
+		show_on_failure grep -qE '^system +lb-dpdk, UDP flows, IPIP +[0-9.]+% \(' \
+		"$B/bench/results.txt"
+fi
+
 # --- without root --------------------------------------------------------------
 B=$DIR/noroot
+mkdir -p "$B"
+for prog in lbgen lb-dpdk lbd; do
+	[ -x "$BUILD/$prog" ] && ln -sf "$(cd "$BUILD" && pwd)/$prog" "$B/$prog"
+done
 if [ "$(id -u)" -eq 0 ]; then
-	chmod 0777 "$DIR"
+	chmod 0777 "$DIR" "$B"
 	setpriv --reuid=65534 --regid=65534 --clear-groups \
-		env BUILD="$B" bash "$ROOT/tests/bench/suite.sh" xdp health >"$B.out" 2>&1
+		env BUILD="$B" bash "$ROOT/tests/bench/suite.sh" system xdp health >"$B.out" 2>&1
 	echo $? >"$B.rc"
 else
-	suite "$B" xdp health
+	suite "$B" system xdp health
 fi
-check "without root, xdp and health are skipped (status 0), each saying it needs root" \
+noroot_skips() {
+	# The system step says it needs root where its programs are built, and
+	# what is not built otherwise: either way, skipped.
 	results_say "$B/bench/results.json" '[(s["name"], s["status"]) for s in r["steps"]] ==
-		[("xdp", "skipped"), ("health", "skipped")] and
-		all("needs root" in s["reason"] for s in r["steps"])'
+		[("system", "skipped"), ("xdp", "skipped"), ("health", "skipped")] and
+		all("needs root" in s["reason"] for s in r["steps"][1:]) and
+		("needs root" in r["steps"][0]["reason"] or "not built" in r["steps"][0]["reason"])'
+}
+check "without root, system, xdp and health are skipped (status 0), each saying why" noroot_skips
 check "... and the suite's status is 0" show_on_failure [ "$(cat "$B.rc")" -eq 0 ]
 
 # --- usage errors --------------------------------------------------------------

@@ -29,109 +29,29 @@
 
 LBGEN_RATE=${LBGEN_RATE:-200k}
 LBGEN_SECONDS=${LBGEN_SECONDS:-3}
-GEN_PREFIX=$E2E_PREFIX-gen
-FWD_PREFIX=$E2E_PREFIX-fwd
-MEMIF_SOCK=$E2E_DIR/memif.sock
-GEN_MAC=02:00:00:00:00:02
-TESTPMD_PID=""
-VIP6_MIXED=fd99:100::2
+# The harness, shared with make bench's system step: lb-dpdk and lbd in
+# namespace lb, lbgen, testpmd (tests/e2e/memif.sh).
+MEMIF_DIR=$E2E_DIR
+MEMIF_PREFIX=$E2E_PREFIX
+MEMIF_NS=$E2E_PREFIX-lb
+. "$(dirname "$0")/memif.sh"
 B4="10.99.3.11,10.99.3.12,10.99.3.13"
 B6="fd99:3::11,fd99:3::12,fd99:3::13"
 
 lbgen_cleanup() {
-	[ -z "$TESTPMD_PID" ] || kill -KILL "$TESTPMD_PID" 2>/dev/null
+	memif_cleanup
 	e2e_cleanup
-	rm -rf "/var/run/dpdk/$GEN_PREFIX" "/var/run/dpdk/$FWD_PREFIX"
 }
 trap lbgen_cleanup EXIT
 
 echo "[==========] e2e: lbgen against lb-dpdk over memif ($LBGEN_RATE packets/s, $LBGEN_SECONDS s a run)"
-
-# Three backends of family $1 (4 or 6), equal weights.
-memif_backends() {
-	local i sep="" addr
-	for i in 1 2 3; do
-		if [ "$1" = 6 ]; then addr=fd99:3::1$i; else addr=10.99.3.1$i; fi
-		printf '%s{ name = "b%s"; address = "%s"; weight = 1; }' "$sep" "$i" "$addr"
-		sep=", "
-	done
-}
-
-# lb-dpdk's port is the memif server; ENCAP as for lib.sh's write_config.
-# The MTU leaves room for a tunnel around 1518-byte frames.
-write_memif_config() {
-	cat >"$E2E_DIR/fulcrum.conf.tmp" <<EOF
-global = {
-  control_socket = "$E2E_DIR/lbd.sock";
-  state_file = "$E2E_DIR/lbd.state";
-  log_level = "info";
-};
-dataplane = {
-  mode = "dpdk";
-  encap = "$ENCAP";
-  gue_port = 6080;
-  encap_source_v4 = "10.99.2.2";
-  encap_source_v6 = "fd99:2::2";
-  flow_table_size = 65536;
-  gateway_mac = "$GEN_MAC";
-  dpdk = {
-    eal_args = [ "--no-huge", "-m", "512", "--file-prefix", "$E2E_PREFIX",
-                 "--log-level=user1:info" ];
-    worker_lcores = [ 1 ];
-    mbufs = 8191;
-    mbuf_cache = 128;
-    control_socket = "$E2E_DIR/lb-dpdk.sock";
-    idle_sleep_us = 20;
-    ports = ( { name = "edge0"; mtu = 1600; addresses = [ "10.99.2.2/24", "fd99:2::2/64" ];
-                device = "net_memif0,role=server,socket=$MEMIF_SOCK,socket-abstract=no"; } );
-  };
-};
-health_defaults = { type = "none"; };
-vips = (
-  { name = "web"; protocol = "tcp"; address = "$VIP4"; port = 80; backends = ( $(memif_backends 4) ); },
-  { name = "dns"; protocol = "udp"; address = "$VIP4"; port = 53; backends = ( $(memif_backends 4) ); },
-  { name = "web6"; protocol = "tcp"; address = "$VIP6"; port = 80; backends = ( $(memif_backends 6) ); },
-  { name = "mixed"; protocol = "tcp"; address = "$VIP4_MIXED"; port = 80; backends = ( $(memif_backends 6) ); },
-  { name = "mixed6"; protocol = "tcp"; address = "$VIP6_MIXED"; port = 80; backends = ( $(memif_backends 4) ); }
-);
-EOF
-	mv "$E2E_DIR/fulcrum.conf.tmp" "$E2E_DIR/fulcrum.conf"
-}
-
-# lb-dpdk and lbd in namespace lb; the backends are reached on edge0.
-memif_lb_start() {
-	nsenter --net="/var/run/netns/$E2E_PREFIX-lb" "$BUILD/lb-dpdk" -c "$E2E_DIR/fulcrum.conf" \
-		>>"$E2E_DIR/lb-dpdk.log" 2>&1 &
-	LB_PID=$!
-	wait_for 30 ns lb ip link show edge0 >/dev/null || return 1
-	ns lb ip route replace 10.99.3.0/24 dev edge0
-	wait_for 10 ns lb ip -6 route replace fd99:3::/64 dev edge0
-	wait_for 10 test -S "$MEMIF_SOCK"
-}
-
-# Runs lbgen as the memif client: $1 names the run (its JSON and log), the
-# rest are lbgen's options. RX queues: one per TX queue of the server
-# (lb-dpdk: its worker's and its main lcore's), LBGEN_RXQ. The client sizes
-# the rings: 16384 slots, 80 ms at 200 kpps, ride out the stretches for
-# which this shared VM takes a CPU from one side (tens of ms under load).
-lbgen_run() {
-	local name=$1
-	shift
-	"$BUILD/lbgen" -l 0 --no-huge -m 256 --no-pci --file-prefix "$GEN_PREFIX" \
-		--vdev="net_memif0,role=client,socket=$MEMIF_SOCK,socket-abstract=no,mac=$GEN_MAC,rsize=14" \
-		-- --rx-queues "${LBGEN_RXQ:-2}" -q --json "$E2E_DIR/$name.json" "$@" \
-		>"$E2E_DIR/$name.log" 2>&1
-	local rc=$?
-	[ "$rc" -eq 0 ] || { echo "  lbgen exited $rc:"; grep -v "^EAL\|^TELEMETRY" "$E2E_DIR/$name.log" | tail -n 5 | sed 's/^/  /'; }
-	return $rc
-}
 
 # Field $2 of run $1's JSON.
 run_value() {
 	$PY -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$E2E_DIR/$1.json" "$2"
 }
 
-# lbgen_run against lb-dpdk, with lb-dpdk's rx_packets before it in RUN_RX_BEFORE.
+# memif_lbgen_run against lb-dpdk, with lb-dpdk's rx_packets before it in RUN_RX_BEFORE.
 # When packets were lost and lb-dpdk counted at least as many drop_tx_full
 # meanwhile, the ring back to lbgen overflowed: lbgen's receiver fell behind
 # for longer than the ring holds, as when this shared VM, loaded, leaves it
@@ -141,7 +61,7 @@ lbgen_run_lb() {
 	local name=$1 full_before lost tx_full
 	full_before=$(lb_counter drop_tx_full)
 	RUN_RX_BEFORE=$(lb_counter rx_packets)
-	lbgen_run "$@" || return 1
+	memif_lbgen_run "$@" || return 1
 	lost=$(run_value "$name" lost)
 	[ "$lost" -eq 0 ] && return 0
 	tx_full=$(($(lb_counter drop_tx_full) - full_before))
@@ -149,7 +69,7 @@ lbgen_run_lb() {
 	echo "  $name: $lost lost, and lb-dpdk counted $tx_full drop_tx_full toward lbgen meanwhile:" \
 		"lbgen's receiver fell behind for longer than the ring holds; once more"
 	RUN_RX_BEFORE=$(lb_counter rx_packets)
-	lbgen_run "$@"
+	memif_lbgen_run "$@"
 }
 
 # Exit 0 when run $1 got back every packet it sent, each tunnelled as one of
@@ -202,7 +122,7 @@ EOF
 
 e2e_ns_add lb
 ENCAP=ipip
-write_memif_config
+memif_config_write
 memif_lb_start || { echo "lb-dpdk did not start"; cat "$E2E_DIR/lb-dpdk.log"; exit 1; }
 lbd_start
 check "lbd published its first generation to lb-dpdk on a memif port" wait_generation_after 0
@@ -265,11 +185,11 @@ reload_to_gue() {
 	local before
 	before=$(lbd_generations)
 	ENCAP=gue
-	write_memif_config
+	memif_config_write
 	kill -HUP "$LBD_PID"
 	wait_generation_after "$before"
 }
-lbgen_run reload --rate "$LBGEN_RATE" --duration $((LBGEN_SECONDS + 2)) --proto udp \
+memif_lbgen_run reload --rate "$LBGEN_RATE" --duration $((LBGEN_SECONDS + 2)) --proto udp \
 	--src 10.1.0.1-10.1.0.50 --src-port 30000-30099 --vip "$VIP4" --vip-port 53 \
 	--backends "$B4" &
 GEN_PID=$!
@@ -297,7 +217,7 @@ check "TCP sequences, IPv6 VIP, GUE: each flow kept its backend, spread over 3" 
 	flows_stable_and_spread gue6 "$B6"
 
 # --- pcap: what lbgen sends, read by scapy, and replayed ------------------------------
-lbgen_run pcap --count 300 --rate 10k --proto udp --src 10.1.0.1-10.1.0.3 --src-port 5000-5009 \
+memif_lbgen_run pcap --count 300 --rate 10k --proto udp --src 10.1.0.1-10.1.0.3 --src-port 5000-5009 \
 	--vip "$VIP4" --vip-port 53 --size 128 --pcap-tx "$E2E_DIR/sent.pcap"
 pcap_reads_back() {
 	$PY - "$E2E_DIR/sent.pcap" "$VIP4" <<'EOF'
@@ -340,7 +260,7 @@ check "--replay: the capture's 30 flows numbered, probed, none moved" replay_flo
 
 # --- a short no-drop-rate search -------------------------------------------------------
 # From a rate one lcore of lbgen cannot send here: the search must come down.
-lbgen_run ndr --ndr --rate 4M --duration 1 --ndr-resolution 250k --ndr-loss 0.001 --proto udp \
+memif_lbgen_run ndr --ndr --rate 4M --duration 1 --ndr-resolution 250k --ndr-loss 0.001 --proto udp \
 	--src 10.1.0.1-10.1.0.50 --src-port 40000-40099 --vip "$VIP4" --vip-port 53 \
 	--backends "$B4"
 ndr_consistent() {
@@ -374,16 +294,6 @@ check "--ndr: binary search down from 4 Mpps to 250 kpps, each verdict from loss
 # sent = received + lost.
 lbd_stop
 lb_stop
-testpmd_start() {
-	rm -f "$MEMIF_SOCK"
-	# Line-buffered, so that its log says when it forwards.
-	stdbuf -oL dpdk-testpmd -l 0,1 --no-huge -m 256 --no-pci --file-prefix "$FWD_PREFIX" \
-		--vdev="net_memif0,role=server,socket=$MEMIF_SOCK,socket-abstract=no" -- \
-		--forward-mode=io --port-topology=loop --rxq=1 --txq=1 --total-num-mbufs=8192 \
-		--no-lsc-interrupt --stats-period=60 -a >"$E2E_DIR/testpmd.log" 2>&1 &
-	TESTPMD_PID=$!
-	wait_for 20 grep -q "forwards packets on" "$E2E_DIR/testpmd.log"
-}
 forwarded_as_sent() {
 	$PY - "$E2E_DIR/forwarder.json" "$VIP4" <<'EOF2'
 import json, sys
@@ -401,14 +311,12 @@ EOF2
 }
 if ! command -v dpdk-testpmd >/dev/null; then
 	echo "  dpdk-testpmd is not installed (Debian's dpdk-dev package): skipping the forwarder run"
-elif check "dpdk-testpmd in io mode forwards on a memif port" testpmd_start; then
-	LBGEN_RXQ=1 lbgen_run forwarder --rate 100k --duration 2 --proto udp --src 10.1.0.1-10.1.0.10 \
+elif check "dpdk-testpmd in io mode forwards on a memif port" memif_testpmd_start; then
+	LBGEN_RXQ=1 memif_lbgen_run forwarder --rate 100k --duration 2 --proto udp --src 10.1.0.1-10.1.0.10 \
 		--vip "$VIP4" --vip-port 53
 	check "through testpmd's io forwarding: frames back as sent (encap.none), sent = back + lost" \
 		forwarded_as_sent
-	kill -TERM "$TESTPMD_PID" 2>/dev/null
-	wait "$TESTPMD_PID" 2>/dev/null
-	TESTPMD_PID=""
+	memif_testpmd_stop
 fi
 
 e2e_dump_logs
