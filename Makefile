@@ -60,7 +60,8 @@ CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 CORE_SAN_OBJS := $(CORE_SRCS:%.c=$(BUILD)/san/%.o)
 
 # lbd's modules that the unit tests drive directly, without its sockets.
-LBD_CORE_SRCS := controlplane/model.c controlplane/health.c controlplane/tables.c \
+LBD_CORE_SRCS := controlplane/model.c controlplane/health.c controlplane/health_syn.c \
+		 controlplane/tables.c \
 		 controlplane/lbd.c controlplane/log.c controlplane/publish.c controlplane/ctl.c \
 		 controlplane/ctl_grammar.c controlplane/state.c controlplane/config_dump.c \
 		 controlplane/metrics.c controlplane/xdp.c controlplane/announce.c dataplane/nl.c
