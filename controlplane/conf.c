@@ -272,6 +272,14 @@ static const char *const conf_health_keys[] = {
 	NULL,
 };
 
+const char *const conf_health_type_names[CONF_HEALTH_TYPES + 1] = {
+	[CONF_HEALTH_NONE] = "none",
+	[CONF_HEALTH_TCP] = "tcp",
+	[CONF_HEALTH_HTTP] = "http",
+	[CONF_HEALTH_TCP_HALF_OPEN] = "tcp-half-open",
+	[CONF_HEALTH_TYPES] = NULL,
+};
+
 static void conf_health_set_defaults(struct conf_health *h)
 {
 	memset(h, 0, sizeof(*h));
@@ -295,12 +303,11 @@ static void conf_health_set_defaults(struct conf_health *h)
 static void conf_load_health(struct conf_ctx *ctx, const config_setting_t *g, const char *path,
 			       struct conf_health *h)
 {
-	static const char *const types[] = { "none", "tcp", "http", NULL };
 	char full[CONF_PATH_MAX];
 	int type = (int)h->type;
 
 	conf_check_keys(ctx, g, path, conf_health_keys);
-	conf_get_enum(ctx, g, path, "type", types, false, &type);
+	conf_get_enum(ctx, g, path, "type", conf_health_type_names, false, &type);
 	h->type = (enum conf_health_type)type;
 	conf_get_int(ctx, g, path, "interval_ms", 100, 3600000, false, &h->interval_ms);
 	conf_get_int(ctx, g, path, "fast_interval_ms", 100, 3600000, false, &h->fast_interval_ms);

@@ -29,7 +29,14 @@
 #define CONF_WEIGHT_MAX      256
 
 enum conf_mode { CONF_MODE_AUTO, CONF_MODE_DPDK, CONF_MODE_XDP };
-enum conf_health_type { CONF_HEALTH_NONE, CONF_HEALTH_TCP, CONF_HEALTH_HTTP };
+/* Appended only: the state file and lbctl name them by conf_health_type_names. */
+enum conf_health_type {
+	CONF_HEALTH_NONE,
+	CONF_HEALTH_TCP,
+	CONF_HEALTH_HTTP,
+	CONF_HEALTH_TCP_HALF_OPEN, /* a SYN from a raw socket; lbd needs CAP_NET_RAW */
+	CONF_HEALTH_TYPES
+};
 enum conf_admin_state { CONF_ADMIN_READY, CONF_ADMIN_DRAIN, CONF_ADMIN_MAINT };
 enum conf_log_level { CONF_LOG_ERROR, CONF_LOG_WARNING, CONF_LOG_INFO, CONF_LOG_DEBUG };
 
@@ -246,5 +253,9 @@ const char *conf_fmt_addr(const struct conf_addr *a, char *buf, __u32 size);
 
 /* Parses an IPv4 or IPv6 address. Returns 0 or -EINVAL. */
 int conf_parse_addr(const char *text, struct conf_addr *out);
+
+/* The names of the health check types in the configuration, the state
+ * file and lbctl, by enum conf_health_type; NULL-terminated. */
+extern const char *const conf_health_type_names[CONF_HEALTH_TYPES + 1];
 
 #endif /* FULCRUM_CONF_H */

@@ -29,10 +29,9 @@ static void config_dump_addr(config_setting_t *g, const char *key, const struct 
 static void config_dump_health(config_setting_t *parent, const char *key,
 			       const struct conf_health *h)
 {
-	static const char *const types[] = { "none", "tcp", "http" };
 	config_setting_t *g = config_setting_add(parent, key, CONFIG_TYPE_GROUP);
 
-	config_dump_str(g, "type", types[h->type]);
+	config_dump_str(g, "type", conf_health_type_names[h->type]);
 	config_dump_int(g, "interval_ms", h->interval_ms);
 	config_dump_int(g, "fast_interval_ms", h->fast_interval_ms);
 	config_dump_int(g, "down_interval_ms", h->down_interval_ms);

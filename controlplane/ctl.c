@@ -111,9 +111,7 @@ static json_t *ctl_backend_json(const struct lbd *d, const struct model_backend 
 	json_object_set_new(
 		o, "check",
 		json_pack("{s:s,s:b,s:s,s:i,s:i,s:i,s:b}", "type",
-			  b->vip->health.type == CONF_HEALTH_NONE	  ? "none"
-			  : b->vip->health.type == CONF_HEALTH_TCP ? "tcp"
-								   : "http",
+			  conf_health_type_names[b->vip->health.type],
 			  "up", b->check_up, "reason", b->check_reason, "successes",
 			  (json_int_t)b->successes, "failures", (json_int_t)b->failures,
 			  "duration_us", (json_int_t)b->check_duration_us, "checked", b->checked));
@@ -134,7 +132,6 @@ static json_t *ctl_backend_json(const struct lbd *d, const struct model_backend 
 
 static json_t *ctl_vip_json(const struct lbd *d, const struct model_vip *v, bool detail)
 {
-	static const char *const types[] = { "none", "tcp", "http" };
 	const struct chan_vip_stats *vs = lbd_vip_stats(d, v);
 	__u32 live = 0;
 
@@ -153,7 +150,7 @@ static json_t *ctl_vip_json(const struct lbd *d, const struct model_vip *v, bool
 			      !announce_enabled(&d->announce) ? "off"
 			      : announced			   ? "announced"
 								   : route_why,
-			      "health", types[v->health.type], "origin",
+			      "health", conf_health_type_names[v->health.type], "origin",
 			      v->added ? "runtime" : "config");
 	json_object_set_new(o, "packets", vs ? json_integer((json_int_t)vs->packets) : json_null());
 	json_object_set_new(o, "bytes", vs ? json_integer((json_int_t)vs->bytes) : json_null());
@@ -263,10 +260,13 @@ static int ctl_cmd_vip_add(struct lbd *d, const struct ctl_request *r, json_t **
 	spec.table_size = r->opts[0] ? ctl_grammar_uint(r->opts[0]) : MAGLEV_TABLE_SIZE_DEFAULT;
 	spec.min_up = r->opts[1] ? ctl_grammar_uint(r->opts[1]) : 1;
 	spec.health = d->model->health_defaults;
-	if (r->opts[2])
-		spec.health.type = strcmp(r->opts[2], "none") == 0  ? CONF_HEALTH_NONE
-				   : strcmp(r->opts[2], "tcp") == 0 ? CONF_HEALTH_TCP
-								    : CONF_HEALTH_HTTP;
+	for (int t = 0; r->opts[2] && t < CONF_HEALTH_TYPES; t++)
+		if (strcmp(r->opts[2], conf_health_type_names[t]) == 0)
+			spec.health.type = (enum conf_health_type)t;
+	/* Refused now, rather than a VIP whose every check would fail. */
+	rc = health_prepare(d->health, spec.health.type, err, err_size);
+	if (rc)
+		return rc;
 	rc = model_vip_add(d->model, &spec, err, err_size);
 	if (rc)
 		return rc;

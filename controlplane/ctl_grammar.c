@@ -34,7 +34,7 @@ static const struct ctl_command ctl_commands[] = {
 	  4, 4,
 	  { { "table_size", CTL_UINT, NULL, 7, 16777213, "Maglev slots, a prime (default 65537)" },
 	    { "min_up", CTL_UINT, NULL, 0, 65535, "backends needed to announce it (default 1)" },
-	    { "health", CTL_CHOICE, "none|tcp|http", 0, 0,
+	    { "health", CTL_CHOICE, "none|tcp|tcp-half-open|http", 0, 0,
 	      "check type; other health settings from health_defaults" } },
 	  3, false, false, "add a VIP (health settings from health_defaults)" },
 	{ CTL_CMD_VIP_DEL, "vip", "del", { VIP_ARG }, 1, 1, { FORCE_OPT }, 1, false, false,

@@ -23,6 +23,16 @@
  * ten thousand checks a second must not leave ten thousand TIME_WAIT
  * sockets a second behind.
  *
+ * A half-open check (type "tcp-half-open") has no socket of its own: its
+ * SYN is built by health_syn.c, sent in a batch (sendmmsg) from the
+ * engine's raw socket of its family, and its answer read from that socket
+ * in a batch (recvmmsg) and matched to the check by address, port and
+ * cookie. Checks due within HEALTH_SYN_GATHER_MS of each other start
+ * together, so that a fleet's SYNs leave in batches rather than one by one.
+ * The raw sockets need CAP_NET_RAW: health_prepare() opens them, and lbd
+ * calls it wherever a VIP may get that type, so a missing capability is an
+ * error at start, reload or `vip add`, never a silent change of check.
+ *
  * In DPDK mode the checks use the kernel's routes like any socket, and
  * leave through lb-dpdk's exception interface; nothing here knows.
  */
@@ -30,6 +40,7 @@
 #define FULCRUM_HEALTH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <linux/types.h>
 
 #include "controlplane/model.h"
@@ -47,6 +58,18 @@ typedef void (*health_changed_fn)(void *ctx, struct model_backend *b, enum healt
 /* A new engine. Register model hooks with health_hooks(). NULL with errno. */
 struct health_engine *health_create(health_changed_fn changed, void *ctx);
 void health_destroy(struct health_engine *e);
+
+/*
+ * Makes ready what checks of type need: for "tcp-half-open", the raw
+ * sockets (IPv4 required; IPv6 when the kernel has it) and their reserved
+ * source ports, once. Returns 0, or -errno with a message in err that
+ * names the missing capability. Other types need nothing.
+ */
+int health_prepare(struct health_engine *e, enum conf_health_type type, char *err, size_t err_size);
+
+/* The source port of the half-open checks of family (FLOW_FAMILY_IPV4 or
+ * _IPV6), or 0 when none is open: for lbctl and the tests. */
+__u16 health_half_open_port(const struct health_engine *e, __u8 family);
 
 /* Hooks that keep the engine's probes in step with the model's backends. */
 struct model_hooks health_hooks(struct health_engine *e);
@@ -70,6 +93,7 @@ void health_poll(struct health_engine *e, struct model_backend *b, __u64 now_ms)
 struct health_totals {
 	__u64 checks, check_failures, agent_reads, agent_failures;
 	__u64 local_errors; /* checks not started for want of lbd's own resources */
+	__u64 half_open_ignored; /* replies to our port that answered no check in flight */
 	__u32 in_flight;
 	__u32 probes;
 };

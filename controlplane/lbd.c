@@ -563,6 +563,19 @@ int lbd_reload(struct lbd *d, bool apply, json_t **result, char *err, size_t err
 		}
 	}
 	model_destroy(trial);
+	/* What the new checks need, before anything changes. */
+	for (__u32 i = 0; i < cfg->vip_count; i++) {
+		char why[256];
+		rc = health_prepare(d->health, cfg->vips[i].health.type, why, sizeof(why));
+		if (rc) {
+			snprintf(err, err_size, "%s:%d: vip %s: %s", cfg->source, cfg->vips[i].line,
+				 cfg->vips[i].name, why);
+			if (apply)
+				log_error("reload refused: %s; the running configuration stays", err);
+			conf_destroy(cfg);
+			return rc;
+		}
+	}
 	if (!apply) {
 		if (result)
 			*result = json_pack("{s:s,s:b,s:i,s:i}", "file", d->config_path, "valid", 1,
@@ -685,6 +698,16 @@ int lbd_init(struct lbd *d, const char *path)
 				  d->cfg->global.state_file, err);
 		else
 			log_info("state file %s: run-time changes restored", d->cfg->global.state_file);
+	}
+	/* What the VIPs' checks need (the state file's VIPs too): a missing
+	 * capability stops lbd here, rather than every check failing. */
+	for (__u32 i = 0; i < d->model->vip_count; i++) {
+		const struct model_vip *v = d->model->vips[i];
+		int rc = v->deleted ? 0 : health_prepare(d->health, v->health.type, err, sizeof(err));
+		if (rc) {
+			log_error("vip %s: %s", v->name, err);
+			return rc;
+		}
 	}
 	d->started_ms = health_now_ms();
 	health_start(d->health, d->model);

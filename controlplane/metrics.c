@@ -508,6 +508,10 @@ void metrics_dump(const struct lbd *d, FILE *f)
 			"Checks lbd could not start for want of its own resources (descriptors, "
 			"memory): retried, never counted against the backend.",
 			ht.local_errors);
+	metrics_counter(f, "fulcrum_health_half_open_ignored_total",
+			"Packets to the half-open checks' source port that answered no check in "
+			"flight: late (after the timeout), malformed, or forged.",
+			ht.half_open_ignored);
 	if (announce_enabled(&d->announce)) {
 		metrics_gauge(f, "fulcrum_announce_routes",
 			      "VIP address routes in lbd's announce table (what BGP announces).",

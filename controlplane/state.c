@@ -12,7 +12,6 @@
 
 #include "controlplane/state.h"
 
-static const char *const state_health_names[] = { "none", "tcp", "http" };
 
 static void state_set_admin(json_t *o, const struct model_backend *b, enum model_source s)
 {
@@ -69,7 +68,7 @@ json_t *state_dump(const struct model *m)
 					    json_string(conf_fmt_addr(&v->addr, addr, sizeof(addr))));
 			json_object_set_new(o, "port", json_integer(v->port));
 			json_object_set_new(o, "health",
-					    json_string(state_health_names[v->health.type]));
+					    json_string(conf_health_type_names[v->health.type]));
 		}
 		if (v->added || v->table_size_set)
 			json_object_set_new(o, "table_size", json_integer(v->table_size));
@@ -255,8 +254,8 @@ static void state_load_vip(struct model *m, json_t *o, struct state_report *r)
 		spec.table_size = (__u32)json_integer_value(json_object_get(o, "table_size"));
 		spec.min_up = (__u32)json_integer_value(json_object_get(o, "min_up"));
 		spec.health = m->health_defaults;
-		for (int t = 0; health && t < 3; t++)
-			if (strcmp(health, state_health_names[t]) == 0)
+		for (int t = 0; health && t < CONF_HEALTH_TYPES; t++)
+			if (strcmp(health, conf_health_type_names[t]) == 0)
 				spec.health.type = (enum conf_health_type)t;
 		if (!addr || conf_parse_addr(addr, &spec.addr) ||
 		    model_vip_add(m, &spec, why, sizeof(why))) {
