@@ -28,12 +28,6 @@
 #define HEALTH_UNROUTABLE_GRACE_MS 10000
 /* Half-open checks: SYNs per sendmmsg() and replies per recvmmsg(). */
 #define HEALTH_SYN_BATCH     64
-/* Half-open checks due within this many milliseconds start together: the
- * SYNs of a fleet then leave in batches, and so do the kernel's resets of
- * the SYN-ACKs, which is what brings 10 000 checks a second from 16% to
- * 8% of a core here (bench_health's baseline, README "Performance"). A
- * check starts at most this much early, against intervals of seconds. */
-#define HEALTH_SYN_GATHER_MS 10
 /* How long the source address the route gives a backend (IPv4: the
  * checksum covers it) is trusted before it is looked up again; a timeout
  * also forgets it, so a moved route costs at most one check. */
