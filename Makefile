@@ -359,7 +359,7 @@ $(BUILD)/tests/%: $(BUILD)/san/tests/unit/%.o $(CORE_SAN_OBJS) $(LBD_CORE_SAN_OB
 	$(call msg,LD-SAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(CMOCKA_LIBS) $(CONFIG_LIBS) $(JSON_LIBS) $(HTTP_LIBS) \
-		$(BPF_LIBS) $(ZLIB_LIBS) -lm
+		$(BPF_LIBS) $(ZLIB_LIBS) $(PCAP_LIBS) -lm
 
 $(BUILD)/tests/test_bpf_%: $(BUILD)/san/tests/bpf/test_bpf_%.o $(CORE_SAN_OBJS) \
 			   $(BUILD)/san/controlplane/xdp.o

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE /* setresuid, setresgid, unshare */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -518,6 +519,70 @@ out:
 	close(ls);
 }
 
+/* Runs lbd's health engine until b's health is up, or 10 s have passed. */
+static void run_health_until(struct lbd *d, struct model_backend *b, bool up)
+{
+	__u64 deadline = health_now_ms() + 10000;
+
+	while (model_backend_up(b) != up && health_now_ms() < deadline) {
+		usleep(5000);
+		health_run(d->health, health_now_ms());
+	}
+}
+
+/*
+ * A VIP added with `health tcp-half-open`: with CAP_NET_RAW its backend is
+ * up while a listener answers the SYNs and down once the port is closed
+ * (resets); without it, the command is refused with a message naming the
+ * capability, and no VIP is added (no silent fallback to another check).
+ */
+static void half_open_checks_need_cap_net_raw_and_follow_the_listener(void **state)
+{
+	struct lbd d;
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	char line[128];
+
+	(void)state;
+	unlink(state_path);
+	assert_int_equal(lbd_init(&d, conf_path), 0);
+	int raw = socket(AF_INET, SOCK_RAW, IPPROTO_TCP);
+	if (raw < 0) {
+		json_t *r = run(&d, "vip add hv tcp 10.99.0.9 80 health tcp-half-open");
+		assert_non_null(strstr(error_message(r), "CAP_NET_RAW"));
+		json_decref(r);
+		assert_null(model_vip_find(d.model, "hv"));
+		printf("without CAP_NET_RAW: vip add ... health tcp-half-open refused, naming it\n");
+		lbd_fini(&d);
+		return;
+	}
+	close(raw);
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(ls, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(ls, 64), 0);
+	getsockname(ls, (struct sockaddr *)&sin, &len);
+	expect_ok(&d, "vip add hv tcp 10.99.0.9 80 health tcp-half-open");
+	snprintf(line, sizeof(line), "backend add hv b1 127.0.0.1 port %u", ntohs(sin.sin_port));
+	expect_ok(&d, line);
+	struct model_backend *b1 = model_backend_find(model_vip_find(d.model, "hv"), "b1");
+	assert_non_null(b1);
+	run_health_until(&d, b1, true);
+	assert_true(model_backend_up(b1));
+	assert_string_equal(b1->check_reason, "tcp-half-open: SYN-ACK");
+	/* Nothing reached the listener: the kernel reset each SYN-ACK. */
+	int flags = fcntl(ls, F_GETFL);
+	fcntl(ls, F_SETFL, flags | O_NONBLOCK);
+	assert_int_equal(accept(ls, NULL, NULL), -1);
+	close(ls);
+	run_health_until(&d, b1, false);
+	assert_false(model_backend_up(b1));
+	assert_non_null(strstr(b1->check_reason, "tcp-half-open: reset"));
+	printf("with CAP_NET_RAW: up on SYN-ACKs (the listener accepted nothing), down on "
+	       "resets: \"%s\"\n",
+	       b1->check_reason);
+	lbd_fini(&d);
+}
+
 static void a_check_this_host_cannot_route_gives_no_verdict_for_10_s(void **state)
 {
 	char got[1024];
@@ -724,6 +789,7 @@ int main(void)
 		cmocka_unit_test(config_show_reads_back_as_the_same_configuration),
 		cmocka_unit_test(health_checks_bring_a_listening_backend_up_and_a_closed_one_down),
 		cmocka_unit_test(a_check_this_host_cannot_route_gives_no_verdict_for_10_s),
+		cmocka_unit_test(half_open_checks_need_cap_net_raw_and_follow_the_listener),
 		cmocka_unit_test(the_read_only_socket_serves_only_what_changes_nothing),
 		cmocka_unit_test(the_sockets_check_their_peers),
 	};
