@@ -90,6 +90,7 @@ struct health_syn_socket {
 	__u16 port;   /* the SYNs' source port */
 	int error;    /* why it could not be opened (IPv6 only may be missing) */
 	bool answered; /* a reply matched a check since the last sendmmsg() */
+	__u32 in_flight; /* checks of this family waiting for a reply */
 	__u32 queued;
 	struct health_task *tasks[HEALTH_SYN_BATCH]; /* NULL: its probe is gone */
 	__u8 pkts[HEALTH_SYN_BATCH][HEALTH_SYN_LEN];
@@ -115,6 +116,7 @@ struct health_engine {
 	__u8 syn_key[HEALTH_SYN_KEY_LEN];
 	struct health_task **syn_buckets;
 	__u32 syn_bucket_count; /* a power of two */
+	__u64 syn_read_ms; /* when the raw sockets are read next, while checks wait */
 };
 
 __u64 health_now_ms(void)
@@ -289,12 +291,16 @@ static void health_agent_done(struct health_engine *e, struct health_task *t, bo
 		e->changed(e->ctx, b, HEALTH_AGENT_FAILED);
 }
 
-/* Ends t's probe with a verdict and schedules the next. */
-static void health_finish(struct health_engine *e, struct health_task *t, bool ok, const char *why)
+/* Ends t's probe with a verdict and schedules the next; the check ended at
+ * end_us (CLOCK_MONOTONIC), which may be before now: when its answer
+ * arrived rather than when it was read. */
+static void health_finish_at(struct health_engine *e, struct health_task *t, bool ok,
+			     const char *why, __u64 end_us)
 {
 	struct model_backend *b = t->probe->b;
 	__u64 now_us = health_now_us();
-	__u32 duration_us = (__u32)(now_us - t->started_us);
+	__u32 duration_us =
+		(__u32)((end_us > t->started_us && end_us <= now_us ? end_us : now_us) - t->started_us);
 
 	if (t->phase == HEALTH_SYN_SENT)
 		health_syn_unlink(e, t);
@@ -312,6 +318,11 @@ static void health_finish(struct health_engine *e, struct health_task *t, bool o
 	}
 	t->have = t->sent = t->request_length = 0;
 	health_schedule(e, t, now_us / 1000);
+}
+
+static void health_finish(struct health_engine *e, struct health_task *t, bool ok, const char *why)
+{
+	health_finish_at(e, t, ok, why, UINT64_MAX);
 }
 
 static void health_fail_errno(struct health_engine *e, struct health_task *t, const char *what,
@@ -424,6 +435,12 @@ static __u32 health_syn_bucket(const struct health_engine *e, const struct conf_
 	return x & (e->syn_bucket_count - 1);
 }
 
+static struct health_syn_socket *health_syn_socket_of(struct health_engine *e,
+							const struct health_task *t)
+{
+	return &e->syn[t->probe->b->addr.family == FLOW_FAMILY_IPV4 ? 0 : 1];
+}
+
 static void health_syn_link(struct health_engine *e, struct health_task *t)
 {
 	struct health_task **head =
@@ -431,6 +448,7 @@ static void health_syn_link(struct health_engine *e, struct health_task *t)
 
 	t->syn_next = *head;
 	*head = t;
+	health_syn_socket_of(e, t)->in_flight++;
 }
 
 static void health_syn_unlink(struct health_engine *e, struct health_task *t)
@@ -440,8 +458,10 @@ static void health_syn_unlink(struct health_engine *e, struct health_task *t)
 
 	while (*p && *p != t)
 		p = &(*p)->syn_next;
-	if (*p)
+	if (*p) {
 		*p = t->syn_next;
+		health_syn_socket_of(e, t)->in_flight--;
+	}
 	t->syn_next = NULL;
 }
 
@@ -462,6 +482,7 @@ static void health_syn_grow(struct health_engine *e, __u32 want)
 		return;
 	e->syn_buckets = grown;
 	e->syn_bucket_count = count;
+	e->syn[0].in_flight = e->syn[1].in_flight = 0; /* counted again as relinked */
 	for (__u32 i = 0; i < old_count; i++) {
 		for (struct health_task *t = old[i], *next; t; t = next) {
 			next = t->syn_next;
@@ -560,12 +581,18 @@ static int health_syn_socket_open(struct health_engine *e, struct health_syn_soc
 		setsockopt(s->raw_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (setsockopt(s->raw_fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
 		setsockopt(s->raw_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
-	if (epoll_ctl(e->epoll_fd, EPOLL_CTL_ADD, s->raw_fd, &ev) < 0) {
+	/*
+	 * No epoll: the socket is read once per HEALTH_SYN_GATHER_MS slot while
+	 * checks wait (health_next_ms()), not woken for by every reply, which
+	 * with ten thousand checks a second was ten thousand wake-ups. The
+	 * kernel's receive time of each reply still dates its check's end.
+	 */
+	if (setsockopt(s->raw_fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0) {
 		rc = -errno;
-		snprintf(err, err_size, "tcp-half-open: epoll: %s", strerror(-rc));
+		snprintf(err, err_size, "tcp-half-open: SO_TIMESTAMPNS: %s", strerror(-rc));
 		goto fail;
 	}
+	(void)e;
 	return 0;
 fail:
 	health_syn_socket_close(s);
@@ -744,7 +771,7 @@ static void health_syn_start(struct health_engine *e, struct health_task *t, __u
 
 /* A reply read from s: the verdict of the check it answers, if any. */
 static void health_syn_answer(struct health_engine *e, struct health_syn_socket *s,
-			      const struct health_syn_reply *reply)
+			      const struct health_syn_reply *reply, __u64 end_us)
 {
 	char why[MODEL_REASON_MAX];
 
@@ -755,16 +782,34 @@ static void health_syn_answer(struct health_engine *e, struct health_syn_socket 
 			continue;
 		s->answered = true;
 		if (reply->answer == HEALTH_SYN_ACCEPTED) {
-			health_finish(e, t, true, "tcp-half-open: SYN-ACK");
+			health_finish_at(e, t, true, "tcp-half-open: SYN-ACK", end_us);
 		} else {
 			snprintf(why, sizeof(why), "tcp-half-open: reset: nothing listens on port %u",
 				 t->syn_port);
-			health_finish(e, t, false, why);
+			health_finish_at(e, t, false, why, end_us);
 		}
 		return;
 	}
 	/* Late (after its timeout), for a check of an earlier lbd, or forged. */
 	e->totals.half_open_ignored++;
+}
+
+/* The CLOCK_MONOTONIC time of a reply the kernel stamped at rx (its
+ * SCM_TIMESTAMPNS, CLOCK_REALTIME), given both clocks now; now_mono_us
+ * when it carries no stamp. */
+static __u64 health_syn_rx_us(struct msghdr *m, __u64 now_mono_us, __u64 now_real_us)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS)
+			continue;
+		struct timespec ts;
+		memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+		__u64 rx_real_us = (__u64)ts.tv_sec * 1000000 + (__u64)ts.tv_nsec / 1000;
+		if (rx_real_us > now_real_us || now_real_us - rx_real_us > now_mono_us)
+			return now_mono_us; /* the wall clock was set meanwhile */
+		return now_mono_us - (now_real_us - rx_real_us);
+	}
+	return now_mono_us;
 }
 
 /* Reads every reply waiting on s, in batches. */
@@ -774,7 +819,12 @@ static void health_syn_receive(struct health_engine *e, struct health_syn_socket
 	struct sockaddr_in6 from[HEALTH_SYN_BATCH];
 	struct iovec iov[HEALTH_SYN_BATCH];
 	struct mmsghdr msgs[HEALTH_SYN_BATCH];
+	union {
+		char buf[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr align;
+	} control[HEALTH_SYN_BATCH];
 	struct health_syn_reply reply;
+	struct timespec real;
 
 	for (;;) {
 		for (int k = 0; k < HEALTH_SYN_BATCH; k++) {
@@ -782,13 +832,18 @@ static void health_syn_receive(struct health_engine *e, struct health_syn_socket
 			msgs[k] = (struct mmsghdr){ .msg_hdr = { .msg_name = &from[k],
 								 .msg_namelen = sizeof(from[k]),
 								 .msg_iov = &iov[k],
-								 .msg_iovlen = 1 } };
+								 .msg_iovlen = 1,
+								 .msg_control = control[k].buf,
+								 .msg_controllen = sizeof(control[k].buf) } };
 		}
 		int n = recvmmsg(s->raw_fd, msgs, HEALTH_SYN_BATCH, MSG_DONTWAIT, NULL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return;
+		__u64 now_us = health_now_us();
+		clock_gettime(CLOCK_REALTIME, &real);
+		__u64 real_us = (__u64)real.tv_sec * 1000000 + (__u64)real.tv_nsec / 1000;
 		for (int k = 0; k < n; k++) {
 			struct conf_addr sender = { .family = FLOW_FAMILY_IPV6 };
 			memcpy(sender.addr, &from[k].sin6_addr, 16);
@@ -798,7 +853,8 @@ static void health_syn_receive(struct health_engine *e, struct health_syn_socket
 				e->totals.half_open_ignored++;
 				continue;
 			}
-			health_syn_answer(e, s, &reply);
+			health_syn_answer(e, s, &reply,
+					  health_syn_rx_us(&msgs[k].msg_hdr, now_us, real_us));
 		}
 		if (n < HEALTH_SYN_BATCH)
 			return;
@@ -1164,7 +1220,13 @@ int health_fd(const struct health_engine *e)
 
 __u64 health_next_ms(const struct health_engine *e)
 {
-	return e->heap_count ? e->heap[0].at_ms : UINT64_MAX;
+	__u64 next = e->heap_count ? e->heap[0].at_ms : UINT64_MAX;
+
+	/* While half-open checks wait, their replies are read at the end of
+	 * each slot (health_syn_socket_open()). */
+	if ((e->syn[0].in_flight || e->syn[1].in_flight) && e->syn_read_ms < next)
+		next = e->syn_read_ms;
+	return next;
 }
 
 void health_run(struct health_engine *e, __u64 now_ms)
@@ -1175,21 +1237,22 @@ void health_run(struct health_engine *e, __u64 now_ms)
 	do {
 		n = epoll_wait(e->epoll_fd, events, HEALTH_EPOLL_BATCH, 0);
 		for (int i = 0; i < n; i++) {
-			void *ptr = events[i].data.ptr;
-			if (ptr == &e->syn[0] || ptr == &e->syn[1]) {
-				health_syn_receive(e, ptr);
-				continue;
-			}
-			struct health_task *t = ptr;
+			struct health_task *t = events[i].data.ptr;
 			if (t->phase != HEALTH_IDLE)
 				health_event(e, t);
 		}
 	} while (n == HEALTH_EPOLL_BATCH);
+	/* Replies before timeouts: an answer that came in time counts. */
+	for (int f = 0; f < 2; f++)
+		if (e->syn[f].in_flight)
+			health_syn_receive(e, &e->syn[f]);
 
+	/* The end of the current slot of half-open starts. */
+	__u64 slot_end_ms = (now_ms / HEALTH_SYN_GATHER_MS + 1) * HEALTH_SYN_GATHER_MS;
 	while (e->heap_count) {
 		struct health_task *t = e->heap[0].task;
 		__u64 at_ms = e->heap[0].at_ms;
-		if (at_ms > now_ms && !(at_ms <= now_ms + HEALTH_SYN_GATHER_MS && health_gathers(t)))
+		if (at_ms > now_ms && !(at_ms < slot_end_ms && health_gathers(t)))
 			break;
 		if (t->phase == HEALTH_IDLE)
 			health_start_task(e, t, now_ms);
@@ -1197,6 +1260,7 @@ void health_run(struct health_engine *e, __u64 now_ms)
 			health_timeout(e, t);
 	}
 	health_syn_flush_all(e, now_ms);
+	e->syn_read_ms = slot_end_ms;
 }
 
 void health_poll(struct health_engine *e, struct model_backend *b, __u64 now_ms)

@@ -1069,10 +1069,11 @@ static void bare_drive(struct bare *b, uint64_t origin_ns, uint64_t until_ns, do
  * The half-open baseline: the system calls a half-open checker cannot do
  * without, at the engine's rate. SYNs built in place (sequence number:
  * the backend's index) and sent with one sendmmsg() per batch of up to
- * BARE_SYN_BATCH checks, the checks due within HEALTH_SYN_GATHER_MS
- * together as the engine starts them; replies read with recvmmsg() from the one raw
- * socket, whose classic BPF filter passes only answers to our port; a
- * reply counts when it comes from the backend its acknowledgement names. A
+ * BARE_SYN_BATCH checks, those due in the same HEALTH_SYN_GATHER_MS slot
+ * together as the engine starts them; replies read with recvmmsg() once
+ * per slot, as the engine reads them, from the one raw socket, whose
+ * classic BPF filter passes only answers to our port; a reply counts when
+ * it comes from the backend its acknowledgement names. A
  * check not answered within the timeout fails (a ring of the checks in the
  * order sent: one timeout for all, so the oldest is always first).
  */
@@ -1130,9 +1131,6 @@ static int bare_syn_open(struct bare_syn *s, const struct fleet *fleet)
 	if (setsockopt(s->raw_fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof(fprog)) < 0)
 		return -errno;
 	setsockopt(s->raw_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = s->raw_fd };
-	if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->raw_fd, &ev) < 0)
-		return -errno;
 	return 0;
 }
 
@@ -1224,16 +1222,19 @@ static void bare_syn_receive(struct bare_syn *s)
 /* Starts checks at rate per second from origin_ns, until until_ns. */
 static void bare_syn_drive(struct bare_syn *s, uint64_t origin_ns, uint64_t until_ns, double rate)
 {
+	const uint64_t slot_ns = HEALTH_SYN_GATHER_MS * 1000000ull;
+
 	for (;;) {
 		struct epoll_event events[4];
 		uint64_t now_ns = bench_now_ns();
 		__u64 now_ms = now_ns / 1000000;
 		if (now_ns >= until_ns)
 			return;
-		/* As the engine: the checks due within HEALTH_SYN_GATHER_MS start
-		 * together. */
-		__u64 due = (__u64)((double)(now_ns + HEALTH_SYN_GATHER_MS * 1000000ull - origin_ns) *
-				    rate / 1e9);
+		/* As the engine: replies first, then the checks due before the
+		 * end of the current slot, together. */
+		bare_syn_receive(s);
+		uint64_t slot_end_ns = (now_ns / slot_ns + 1) * slot_ns;
+		__u64 due = (__u64)((double)(slot_end_ns - origin_ns) * rate / 1e9);
 		if (due > s->started) {
 			bare_syn_send(s, (__u32)(due - s->started), now_ms);
 			s->started = due;
@@ -1248,11 +1249,10 @@ static void bare_syn_drive(struct bare_syn *s, uint64_t origin_ns, uint64_t unti
 			s->ring_head = (s->ring_head + 1) % s->n;
 			s->ring_count--;
 		}
-		double next_ns =
-			(double)(s->started + 1) * 1e9 / rate - (double)(now_ns - origin_ns);
-		int timeout = next_ns <= 0 ? 0 : next_ns >= 1e8 ? 100 : (int)(next_ns / 1e6) + 1;
-		if (epoll_wait(s->epoll_fd, events, 4, timeout) > 0)
-			bare_syn_receive(s);
+		/* Until the slot ends: an epoll_wait() with nothing to watch, as
+		 * the engine's sleep is lbd's. */
+		int timeout = (int)((slot_end_ns - now_ns + 999999) / 1000000);
+		epoll_wait(s->epoll_fd, events, 4, timeout);
 	}
 }
 
