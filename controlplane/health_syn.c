@@ -154,7 +154,9 @@ int health_syn_parse(const __u8 *pkt, size_t len, __u8 family, const struct conf
 		     struct health_syn_reply *out)
 {
 	const __u8 *tcp = pkt;
+	struct health_syn_reply r = { 0 };
 
+	/* out is written only for a reply taken: a refusal leaves it zeroed. */
 	memset(out, 0, sizeof(*out));
 	if (family == FLOW_FAMILY_IPV4) {
 		if (len < 20 || pkt[0] >> 4 != 4)
@@ -167,14 +169,14 @@ int health_syn_parse(const __u8 *pkt, size_t len, __u8 family, const struct conf
 			len = total; /* padding of a short frame */
 		if (len < ihl + 20)
 			return -EINVAL;
-		out->from.family = FLOW_FAMILY_IPV4;
-		memcpy(&out->from.addr[0], pkt + 12, 4);
+		r.from.family = FLOW_FAMILY_IPV4;
+		memcpy(&r.from.addr[0], pkt + 12, 4);
 		tcp = pkt + ihl;
 		len -= ihl;
 	} else {
 		if (family != FLOW_FAMILY_IPV6 || !from || len < 20)
 			return -EINVAL;
-		out->from = *from;
+		r.from = *from;
 	}
 	if ((size_t)(tcp[12] >> 4) * 4 < 20)
 		return -EINVAL;
@@ -182,14 +184,15 @@ int health_syn_parse(const __u8 *pkt, size_t len, __u8 family, const struct conf
 	if (!(flags & TCP_FLAG_ACK))
 		return -EINVAL;
 	if ((flags & (TCP_FLAG_SYN | TCP_FLAG_RST)) == TCP_FLAG_SYN)
-		out->answer = HEALTH_SYN_ACCEPTED;
+		r.answer = HEALTH_SYN_ACCEPTED;
 	else if ((flags & (TCP_FLAG_SYN | TCP_FLAG_RST)) == TCP_FLAG_RST)
-		out->answer = HEALTH_SYN_REFUSED;
+		r.answer = HEALTH_SYN_REFUSED;
 	else
 		return -EINVAL;
-	out->from_port = (__u16)(tcp[0] << 8 | tcp[1]);
-	out->to_port = (__u16)(tcp[2] << 8 | tcp[3]);
-	out->ack = be32_at(tcp + 8);
+	r.from_port = (__u16)(tcp[0] << 8 | tcp[1]);
+	r.to_port = (__u16)(tcp[2] << 8 | tcp[3]);
+	r.ack = be32_at(tcp + 8);
+	*out = r;
 	return 0;
 }
 

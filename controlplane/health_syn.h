@@ -75,7 +75,8 @@ size_t health_syn_build(__u8 *buf, __u16 src_port, __u16 dst_port, __u32 isn,
  * starts with the IP header; for IPv6 with the TCP header, and from is the
  * sender (the socket's msg_name; NULL for IPv4). Fills out and returns 0
  * for a SYN-ACK or a reset that acknowledges something; -EINVAL for
- * anything else (truncated, a fragment, not TCP, other flags).
+ * anything else (truncated, a fragment, not TCP, other flags), with out
+ * zeroed.
  */
 int health_syn_parse(const __u8 *pkt, size_t len, __u8 family, const struct conf_addr *from,
 		     struct health_syn_reply *out);

@@ -341,9 +341,40 @@ def publish_seeds():
     return len(seeds)
 
 
+# ---- half-open check replies: a family byte (0 IPv4, 1 IPv6), then the packet ----
+
+def tcp_header(sport, dport, seq, ack, flags, options=b""):
+    doff = (20 + len(options)) // 4
+    return struct.pack(">HHIIBBHHH", sport, dport, seq, ack, doff << 4, flags, 65535, 0, 0) + options
+
+
+def ipv4_header(payload_len, src, dst, ihl=5, frag=0x4000):
+    options = b"\x01" * (ihl * 4 - 20)
+    return struct.pack(">BBHHHBBH4s4s", 0x40 | ihl, 0, ihl * 4 + payload_len, 1, frag, 64, 6, 0,
+                       bytes(src), bytes(dst)) + options
+
+
+def health_syn_seeds():
+    backend, us = [10, 99, 3, 11], [10, 99, 2, 2]
+    syn_ack, rst_ack, ack = 0x12, 0x14, 0x10
+    mss = b"\x02\x04\x05\xb4"
+    seeds = {}
+    for name, flags in (("syn_ack", syn_ack), ("rst_ack", rst_ack), ("bare_ack", ack)):
+        tcp = tcp_header(80, 40000, 12345, 0x12345679, flags, mss if flags == syn_ack else b"")
+        seeds["v4_" + name] = b"\x00" + ipv4_header(len(tcp), backend, us) + tcp
+        seeds["v6_" + name] = b"\x01" + tcp
+    tcp = tcp_header(80, 40000, 1, 0, syn_ack)
+    seeds["v4_ip_options"] = b"\x00" + ipv4_header(len(tcp), backend, us, ihl=8) + tcp
+    seeds["v4_fragment"] = b"\x00" + ipv4_header(len(tcp), backend, us, frag=0x2000) + tcp
+    seeds["v4_padded"] = b"\x00" + ipv4_header(len(tcp), backend, us) + tcp + bytes(6)
+    for name, data in seeds.items():
+        put("health_syn", name, data)
+    return len(seeds)
+
+
 def main():
     counts = {"pkt": pkt_seeds(), "conf": conf_seeds(), "agent": agent_seeds(), "ctl": ctl_seeds(),
-              "chan": chan_seeds(), "publish": publish_seeds()}
+              "chan": chan_seeds(), "publish": publish_seeds(), "health_syn": health_syn_seeds()}
     for harness, n in counts.items():
         print("%s: %d seeds" % (harness, n))
 
