@@ -892,6 +892,16 @@ static void health_start_task(struct health_engine *e, struct health_task *t, __
 		port = h->port ? h->port : b->port;
 	}
 	if (port == 0) {
+		/*
+		 * A VIP without an agent port: its agent reads are parked, out of
+		 * the heap, until health_refresh() (a reload may give it one).
+		 * Rescheduled every agent interval, they woke lbd for nothing:
+		 * 10 000 backends made 5 000 empty wake-ups a second.
+		 */
+		if (t->agent) {
+			health_heap_remove(e, t);
+			return;
+		}
 		health_schedule(e, t, now_ms);
 		return;
 	}
@@ -1261,6 +1271,24 @@ void health_run(struct health_engine *e, __u64 now_ms)
 	}
 	health_syn_flush_all(e, now_ms);
 	e->syn_read_ms = slot_end_ms;
+}
+
+void health_refresh(struct health_engine *e, struct model *m)
+{
+	__u64 now_ms = health_now_ms();
+
+	for (__u32 i = 0; i < m->vip_count; i++) {
+		struct model_vip *v = m->vips[i];
+		__u32 first = v->health.fast_interval_ms ? v->health.fast_interval_ms : 1;
+		if (v->deleted || !v->health.agent_port)
+			continue;
+		for (__u32 k = 0; k < v->backend_count; k++) {
+			struct health_probe *p = v->backends[k]->probe;
+			if (p && p->agent.heap_index == HEALTH_HEAP_NONE &&
+			    p->agent.phase == HEALTH_IDLE)
+				health_arm(e, &p->agent, now_ms + health_random(e) % first);
+		}
+	}
 }
 
 void health_poll(struct health_engine *e, struct model_backend *b, __u64 now_ms)

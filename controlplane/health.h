@@ -97,6 +97,10 @@ __u64 health_next_ms(const struct health_engine *e);
 /* Handles ready sockets and due timers. now_ms: CLOCK_MONOTONIC. */
 void health_run(struct health_engine *e, __u64 now_ms);
 
+/* Resumes the agent reads parked while their VIP had no agent_port, for
+ * VIPs that have one now (after a reload). */
+void health_refresh(struct health_engine *e, struct model *m);
+
 /* Checks b (and reads its agent) now rather than when due. */
 void health_poll(struct health_engine *e, struct model_backend *b, __u64 now_ms);
 

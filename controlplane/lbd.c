@@ -590,6 +590,7 @@ int lbd_reload(struct lbd *d, bool apply, json_t **result, char *err, size_t err
 		conf_destroy(cfg);
 		return rc;
 	}
+	health_refresh(d->health, d->model); /* agent ports the reload gave */
 	if (!conf_dataplane_restart_equal(&cfg->dataplane, &d->cfg->dataplane))
 		log_warning("reload: dataplane mode, flow_table_size, gateway_mac and the dpdk and "
 			    "xdp groups take effect when the dataplane starts again (lb-dpdk "

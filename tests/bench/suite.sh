@@ -15,7 +15,7 @@
 #   xdp      the XDP balancer, ns/packet beside an empty program (bench_xdp; root)
 #   maglev   table builds over a grid of N and M (bench_maglev)
 #   health   lbd's health engine with 10 000 backends, beside bare checks
-#            (bench_health; root, about 50 s)
+#            (bench_health: tcp, http, tcp-half-open; root, about 75 s)
 #
 # Each step's program prints its own table (kept in $BUILD/bench/steps/STEP.log)
 # and writes its figures as JSON (STEP.json, format in tests/bench/bench.h).
