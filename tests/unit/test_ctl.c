@@ -531,6 +531,70 @@ static void run_health_until(struct lbd *d, struct model_backend *b, bool up)
 }
 
 /*
+ * A VIP without an agent port has its agent reads parked (they no longer
+ * wake lbd every agent interval for nothing); a reload that gives it one
+ * starts them: the backend's agent is read and its report taken.
+ */
+static void a_reload_that_gives_an_agent_port_starts_agent_reads(void **state)
+{
+	struct lbd d;
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	struct health_totals t;
+	char text[4096], err[512];
+
+	(void)state;
+	write_conf("port = 80;");
+	unlink(state_path);
+	assert_int_equal(lbd_init(&d, conf_path), 0);
+	struct model_backend *b1 = model_backend_find(model_vip_find(d.model, "web"), "b1");
+	__u64 until = health_now_ms() + 500;
+	while (health_now_ms() < until) {
+		usleep(5000);
+		health_run(d.health, health_now_ms());
+	}
+	health_totals(d.health, &t);
+	assert_int_equal(t.agent_reads, 0);
+	/* An agent on loopback, and the file's health_defaults given its port. */
+	int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	assert_int_equal(bind(ls, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(ls, 64), 0);
+	getsockname(ls, (struct sockaddr *)&sin, &len);
+	FILE *f = fopen(conf_path, "r");
+	assert_non_null(f);
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	char *at = strstr(text, "jitter_pct = 0;");
+	assert_non_null(at);
+	f = fopen(conf_path, "w");
+	assert_non_null(f);
+	fprintf(f, "%.*sjitter_pct = 0; agent_port = %u; agent_interval_ms = 200;%s",
+		(int)(at - text), text, ntohs(sin.sin_port), at + strlen("jitter_pct = 0;"));
+	fclose(f);
+	assert_int_equal(lbd_reload(&d, true, NULL, err, sizeof(err)), 0);
+	until = health_now_ms() + 10000;
+	while (!b1->agent_valid && health_now_ms() < until) {
+		int c = accept(ls, NULL, NULL);
+		if (c >= 0) {
+			assert_int_equal(write(c, "50%\n", 4), 4);
+			close(c);
+		}
+		usleep(5000);
+		health_run(d.health, health_now_ms());
+	}
+	close(ls);
+	health_totals(d.health, &t);
+	assert_true(b1->agent_valid);
+	assert_true(t.agent_reads > 0);
+	printf("no agent port: no agent read in 0.5 s; after a reload giving one: read, report "
+	       "taken (%llu reads)\n",
+	       (unsigned long long)t.agent_reads);
+	lbd_fini(&d);
+	write_conf("port = 80;");
+}
+
+/*
  * A VIP added with `health tcp-half-open`: with CAP_NET_RAW its backend is
  * up while a listener answers the SYNs and down once the port is closed
  * (resets); without it, the command is refused with a message naming the
@@ -790,6 +854,7 @@ int main(void)
 		cmocka_unit_test(health_checks_bring_a_listening_backend_up_and_a_closed_one_down),
 		cmocka_unit_test(a_check_this_host_cannot_route_gives_no_verdict_for_10_s),
 		cmocka_unit_test(half_open_checks_need_cap_net_raw_and_follow_the_listener),
+		cmocka_unit_test(a_reload_that_gives_an_agent_port_starts_agent_reads),
 		cmocka_unit_test(the_read_only_socket_serves_only_what_changes_nothing),
 		cmocka_unit_test(the_sockets_check_their_peers),
 	};
