@@ -191,7 +191,7 @@ static inline const struct gen_member *worker_choose(struct worker *w, const str
 		return m;
 	}
 	if (flow_table_insert(&w->new_flows, hash, fingerprint, *id, w->now_s,
-			      w->now_s + RTE_MIN(idle_s, WORKER_NEW_FLOW_TIMEOUT_S)) ==
+			      w->now_s + RTE_MIN(idle_s, FLOW_NEW_TIMEOUT_S)) ==
 	    FLOW_TABLE_EVICTED)
 		w->counters[COUNTER_FLOW_NEW_EVICTED]++;
 	w->counters[COUNTER_FLOW_NEW]++;

@@ -126,14 +126,6 @@ struct worker {
 } __rte_cache_aligned;
 
 /*
- * How long a new flow waits in new_flows for its second packet (or its
- * protocol's idle timeout, if shorter): long enough for a TCP handshake's
- * ACK, or a UDP request's next datagram, across a slow path; short, so that
- * a flood's entries make room for each other quickly.
- */
-#define WORKER_NEW_FLOW_TIMEOUT_S 10u
-
-/*
  * Sets up a worker: flow tables of flow_capacity and new_flow_capacity
  * entries (flows, new_flows) and the per-member
  * and per-VIP counters (6 MiB) in memory from rte_zmalloc_socket
