@@ -60,6 +60,8 @@ static inline uint64_t nexthop_pack(const struct rte_ether_addr *mac, uint8_t po
 /* State the main lcore owns and every worker reads. */
 struct worker_shared {
 	struct gen *gen; /* generation in service; RCU-protected, may be NULL */
+	/* Workers are its threads 0 .. n-1, the main lcore n while it polls
+	 * ports; it also holds off unmaps of port memory (unmap_guard.c). */
 	struct rte_rcu_qsbr *rcu;
 	struct worker_port ports[WORKER_PORTS_MAX];
 	uint16_t port_count;
