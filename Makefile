@@ -77,7 +77,7 @@ ZLIB_LIBS = $(shell $(PKG_CONFIG) --libs zlib)
 
 # lb-dpdk's modules, built against DPDK (its -march and headers).
 DPDK_SRCS := dataplane/worker.c dataplane/eal.c dataplane/nl.c dataplane/nexthop.c dataplane/port.c \
-	     dataplane/control.c dataplane/telemetry.c dataplane/handover.c
+	     dataplane/control.c dataplane/telemetry.c dataplane/handover.c dataplane/unmap_guard.c
 DPDK_OBJS := $(DPDK_SRCS:%.c=$(BUILD)/dpdk/%.o)
 LB_DPDK := $(BUILD)/lb-dpdk
 DPDK_BENCHES := $(BUILD)/bench/bench_worker
@@ -317,10 +317,13 @@ $(LBD): $(LBD_SRCS:%.c=$(BUILD)/obj/%.o) $(CORE_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CONFIG_LIBS) $(JSON_LIBS) $(HTTP_LIBS) $(BPF_LIBS)
 
+# lb-dpdk exports its munmap (dataplane/unmap_guard.c), so that DPDK's PMDs,
+# loaded as plugins, call it rather than the C library's.
 $(LB_DPDK): $(BUILD)/dpdk/dataplane/lb_dpdk.o $(DPDK_OBJS) $(CORE_OBJS) \
 	    $(FLOW_STATE_SRCS:%.c=$(BUILD)/obj/%.o)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DPDK_LIBS) $(CONFIG_LIBS) $(ZLIB_LIBS) -lpthread
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Wl,--export-dynamic-symbol=munmap -o $@ $^ $(DPDK_LIBS) \
+		$(CONFIG_LIBS) $(ZLIB_LIBS) -lpthread
 
 $(LBGEN): $(BUILD)/dpdk/tools/lbgen/lbgen.o $(LBGEN_CORE_OBJS) $(BUILD)/obj/dataplane/pkt.o
 	$(call msg,LD,$@)

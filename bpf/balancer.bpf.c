@@ -16,7 +16,8 @@
  * Where lb-dpdk and this program differ, because XDP cannot make two packets
  * out of one: an IPv4 packet without DF that does not fit once tunnelled is
  * fragmented by lb-dpdk but dropped here (drop_too_big); LRU evictions of the
- * flow table happen inside the kernel and are not counted (flow_evicted).
+ * flow tables happen inside the kernel and are not counted (flow_evicted,
+ * flow_new_evicted).
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -87,6 +88,17 @@ struct {
 	__type(value, struct balancer_flow);
 	__uint(max_entries, BALANCER_FLOWS_DEFAULT);
 } flows SEC(".maps");
+
+/* Flows seen once (a SYN, or the first packet of a flow unknown to both
+ * maps): a flood from random sources churns this map's LRU lists and never
+ * reaches the flows above. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__type(key, struct flow_tuple);
+	__type(value, struct balancer_flow);
+	__uint(max_entries, BALANCER_NEW_FLOWS_DEFAULT);
+} new_flows SEC(".maps");
 
 /* One entry: a packet looks its CPU's counters up once, not once each. */
 struct {
@@ -306,18 +318,41 @@ static __always_inline int balancer_opens_flow(const struct pkt_info *info)
 	       !(info->flags & PKT_F_ICMP_ERROR);
 }
 
-/* The packet's live flow-table entry, or NULL (none, stale, or a SYN). */
-static __always_inline struct balancer_flow *balancer_flow_find(const struct pkt_info *info,
+/* A live entry of a flow map for the tuple, or NULL (none, or stale). */
+static __always_inline struct balancer_flow *balancer_flow_live(void *map,
+								 const struct flow_tuple *tuple,
 								 __u32 now)
 {
-	struct balancer_flow *flow;
+	struct balancer_flow *flow = bpf_map_lookup_elem(map, tuple);
 
-	if (balancer_opens_flow(info))
+	return flow && flow->expires > now ? flow : 0;
+}
+
+/*
+ * The packet's live entry in flows, or NULL, as lb-dpdk's worker_choose()
+ * looks it up. A SYN looks only at flows: a flow established there (a port
+ * reused at once) is re-pointed by balancer_choose(), where an entry left
+ * behind would outlive the new connection's own. Other packets also look
+ * in new_flows, whose entry a second packet promotes into flows.
+ */
+static __always_inline struct balancer_flow *balancer_flow_find(struct balancer_counters *cnt,
+								 const struct pkt_info *info,
+								 __u32 now)
+{
+	struct balancer_flow *flow = balancer_flow_live(&flows, &info->tuple, now);
+
+	if (flow || balancer_opens_flow(info))
+		return flow;
+	flow = balancer_flow_live(&new_flows, &info->tuple, now);
+	if (!flow)
 		return 0;
-	flow = bpf_map_lookup_elem(&flows, &info->tuple);
-	if (flow && flow->expires <= now)
-		return 0; /* stale: the flow is new again */
-	return flow;
+	/* Promoted: balancer_choose() sets the established expiry. */
+	struct balancer_flow promoted = { .member = flow->member, .expires = flow->expires };
+	if (bpf_map_update_elem(&flows, &info->tuple, &promoted, BPF_ANY))
+		return 0; /* cannot happen to an LRU map: the ring decides, as for a miss */
+	bpf_map_delete_elem(&new_flows, &info->tuple);
+	cnt->value[COUNTER_FLOW_PROMOTED]++;
+	return bpf_map_lookup_elem(&flows, &info->tuple);
 }
 
 static __always_inline __u32 balancer_flow_expires(const struct pkt_info *info,
@@ -330,8 +365,9 @@ static __always_inline __u32 balancer_flow_expires(const struct pkt_info *info,
 /*
  * Which backend a VIP packet goes to, as worker_choose() decides: known
  * flows (flow, from balancer_flow_find()) keep their backend while it is
- * READY or DRAIN; a TCP SYN always takes the ring's choice; ICMP errors
- * follow the flow they quote but never create one.
+ * READY or DRAIN; a TCP SYN always takes the ring's choice (re-pointing an
+ * established entry it finds); ICMP errors follow the flow they quote but
+ * never create one. A flow new to both maps goes into new_flows.
  */
 static __always_inline const struct balancer_member *balancer_choose(
 	struct balancer_counters *cnt, const struct pkt_info *info, const struct balancer_vip *vip,
@@ -339,10 +375,11 @@ static __always_inline const struct balancer_member *balancer_choose(
 	__u32 *id)
 {
 	const int icmp_error = (info->flags & PKT_F_ICMP_ERROR) != 0;
+	const int syn = balancer_opens_flow(info);
 	const __u32 expires = balancer_flow_expires(info, prm, now);
 	const struct balancer_member *m;
 
-	if (flow) {
+	if (flow && !syn) {
 		flow->expires = expires;
 		*id = flow->member;
 		m = balancer_member_get(*id);
@@ -361,11 +398,16 @@ static __always_inline const struct balancer_member *balancer_choose(
 		ms->flows_new++;
 	if (flow) {
 		flow->member = *id;
-		cnt->value[COUNTER_FLOW_MOVED]++;
+		flow->expires = expires;
+		cnt->value[syn ? COUNTER_FLOW_NEW : COUNTER_FLOW_MOVED]++;
 		return m;
 	}
-	struct balancer_flow fresh = { .member = *id, .expires = expires };
-	bpf_map_update_elem(&flows, &info->tuple, &fresh, BPF_ANY);
+	const __u32 idle = expires - now;
+	struct balancer_flow fresh = {
+		.member = *id,
+		.expires = now + (idle < BALANCER_NEW_FLOW_TICKS ? idle : BALANCER_NEW_FLOW_TICKS),
+	};
+	bpf_map_update_elem(&new_flows, &info->tuple, &fresh, BPF_ANY);
 	cnt->value[COUNTER_FLOW_NEW]++;
 	return m;
 }
@@ -792,7 +834,8 @@ int fulcrum_balancer(struct xdp_md *ctx)
 	/* One clock read per packet: the flow table and the next-hop cache
 	 * share it. */
 	const __u32 now = balancer_now();
-	return balancer_forward(ctx, cnt, &info, vip, prm, balancer_flow_find(&info, now), now);
+	return balancer_forward(ctx, cnt, &info, vip, prm, balancer_flow_find(cnt, &info, now),
+				now);
 kernel:
 	cnt->value[COUNTER_KERNEL_PACKETS]++;
 	return XDP_PASS;

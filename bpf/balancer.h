@@ -19,7 +19,10 @@
  *                    VIP's size and ring always change together
  *   members   array  member id -> balancer_member
  *   params    array  [0] -> balancer_params, the generation's parameters
- *   flows     LRU hash (per-CPU LRU lists) flow_tuple -> balancer_flow
+ *   flows     LRU hash (per-CPU LRU lists) flow_tuple -> balancer_flow:
+ *             flows that have sent at least two packets
+ *   new_flows the same, smaller: a flow's first packet leaves it here, its
+ *             second moves it into flows (dataplane/flow_table.h says why)
  *   counters, member_stats, vip_drops: per-CPU counters that lbd sums
  *   nexthops  per-CPU array member id -> balancer_nexthop, a cache of
  *             bpf_fib_lookup() refreshed every tick
@@ -30,6 +33,7 @@
 #include <linux/types.h>
 
 #include "dataplane/counters.h"
+#include "dataplane/flow_hash.h"
 
 /* Map sizes. VIPs and rings as lb-dpdk allows (CHAN_VIPS_MAX, GEN_VIPS_MAX);
  * members and flows are set from the config before load. */
@@ -38,6 +42,7 @@
 #define BALANCER_RINGS_MAX       (2 * BALANCER_VIPS_MAX)
 #define BALANCER_MEMBERS_DEFAULT 65536
 #define BALANCER_FLOWS_DEFAULT   1048576
+#define BALANCER_NEW_FLOWS_DEFAULT (BALANCER_FLOWS_DEFAULT / 8) /* flow_new_table_size_default() */
 
 /*
  * The program's clock: CLOCK_MONOTONIC in ticks of 2^30 ns (1.074 s), which
@@ -48,10 +53,14 @@
 #define BALANCER_TICK_SHIFT 30
 #define BALANCER_TICK_NS    (1ull << BALANCER_TICK_SHIFT)
 
+/* FLOW_NEW_TIMEOUT_S in ticks, rounded up. */
+#define BALANCER_NEW_FLOW_TICKS                                                                    \
+	((__u32)((FLOW_NEW_TIMEOUT_S * 1000000000ull + BALANCER_TICK_NS - 1) >> BALANCER_TICK_SHIFT))
+
 /* The names lbd pins the maps under (the map names in balancer.bpf.c). */
 #define BALANCER_MAPS(X)                                                                           \
-	X(vips) X(rings) X(members) X(params) X(flows) X(counters) X(member_stats) X(vip_drops)   \
-		X(nexthops)
+	X(vips) X(rings) X(members) X(params) X(flows) X(new_flows) X(counters) X(member_stats)   \
+		X(vip_drops) X(nexthops)
 
 /* A VIP as packets name it: the layout of struct chan_vip_key. */
 struct balancer_vip_key {

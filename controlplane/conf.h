@@ -151,7 +151,7 @@ static inline __u32 conf_new_flow_table_size(const struct conf_dataplane *d)
 {
 	if (d->new_flow_table_size)
 		return d->new_flow_table_size;
-	return d->flow_table_size / 8 > 1024 ? d->flow_table_size / 8 : 1024;
+	return flow_new_table_size_default(d->flow_table_size);
 }
 
 /* A group that may use a control socket: its name and id (resolved when

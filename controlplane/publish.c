@@ -32,6 +32,7 @@ void publish_configure(struct publisher *p, const struct conf_dataplane *dp, __u
 {
 	p->xdp_conf = dp->xdp;
 	p->flow_table_size = dp->flow_table_size;
+	p->new_flow_table_size = conf_new_flow_table_size(dp);
 	p->has_gateway_mac = dp->has_gateway_mac;
 	memcpy(p->gateway_mac, dp->gateway_mac, sizeof(p->gateway_mac));
 	if (p->kind != PUBLISH_UNDECIDED)
@@ -88,6 +89,7 @@ static int publish_connect_xdp(struct publisher *p, char *err, size_t err_size)
 	struct xdp_options o = {
 		.pin_path = c->pin_path,
 		.flow_capacity = p->flow_table_size,
+		.new_flow_capacity = p->new_flow_table_size,
 		.members_max = c->members_max,
 		.has_gateway_mac = p->has_gateway_mac,
 	};
@@ -99,6 +101,7 @@ static int publish_connect_xdp(struct publisher *p, char *err, size_t err_size)
 	p->xdp = xdp_open(&o, &adopted, err, err_size);
 	if (!p->xdp)
 		return -errno;
+	snprintf(log, sizeof(log), "%s", xdp_open_note(p->xdp));
 	for (__u32 i = 0; i < c->interface_count; i++) {
 		const char *ifname = c->interfaces[i];
 		bool on4 = false, on6 = false;

@@ -38,6 +38,7 @@ struct publisher {
 	__u64 auto_deadline_ms;
 	struct conf_xdp xdp_conf; /* XDP: interfaces, mode, pins, sizes */
 	__u32 flow_table_size;
+	__u32 new_flow_table_size; /* conf_new_flow_table_size() */
 	bool has_gateway_mac;
 	__u8 gateway_mac[6];
 	struct xdp_dataplane *xdp; /* XDP: loaded and attached; NULL otherwise */

@@ -34,7 +34,9 @@ struct xdp_dataplane {
 	__u64 generation;
 	__u32 members_max;
 	__u32 flow_capacity;
+	__u32 new_flow_capacity;
 	int cpus;
+	char open_note[512]; /* what xdp_open() replaced; "" if nothing */
 	struct xdp_ring ring_of_vip[GEN_VIPS_MAX];
 	int ring_fd[BALANCER_RINGS_MAX]; /* -1: slot free */
 	/* A VIP's counts include its backends since removed: their last
@@ -179,6 +181,101 @@ out:
 	return rc;
 }
 
+/*
+ * Maps whose contents can be lost without losing a flow: counters, which
+ * restart from zero, and the next-hop cache, which refills in a tick.
+ */
+static bool xdp_map_replaceable(const char *name)
+{
+	return strcmp(name, "counters") == 0 || strcmp(name, "member_stats") == 0 ||
+	       strcmp(name, "vip_drops") == 0 || strcmp(name, "nexthops") == 0;
+}
+
+/*
+ * Whether the map pinned at path can be reused for map (libbpf's own test:
+ * type, key and value sizes, entries, flags). 1 if it can or nothing is
+ * pinned there (libbpf pins a new one), 0 if not, with its shape in why.
+ */
+static int xdp_pin_compatible(const struct bpf_map *map, const char *path, char *why,
+			      size_t why_size)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return 1;
+	memset(&info, 0, sizeof(info));
+	int rc = bpf_obj_get_info_by_fd(fd, &info, &len);
+	close(fd);
+	if (rc)
+		return 1; /* let libbpf's load say what is wrong with it */
+	if (info.type == bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
+	    info.value_size == bpf_map__value_size(map) &&
+	    info.max_entries == bpf_map__max_entries(map) && info.map_flags == bpf_map__map_flags(map))
+		return 1;
+	snprintf(why, why_size,
+		 "%u entries of %u-byte keys and %u-byte values (flags %#x), where this lbd needs "
+		 "%u of %u and %u (flags %#x)",
+		 info.max_entries, info.key_size, info.value_size, info.map_flags,
+		 bpf_map__max_entries(map), bpf_map__key_size(map), bpf_map__value_size(map),
+		 bpf_map__map_flags(map));
+	return 0;
+}
+
+/*
+ * Checks the maps pinned under pin_path before libbpf reuses them. A table
+ * pinned with another shape (another flow_table_size, members_max, or a
+ * version with another layout) is an error naming it: keeping it is the
+ * only way to keep the flows, and only `lbd -x` may drop them. A counter or
+ * cache map of another shape, as a version that counts one more thing
+ * leaves, is unpinned instead, so an upgrade keeps the flows: the new
+ * program gets a new map, and the old program keeps its own until lbd
+ * replaces it on the interfaces.
+ */
+static int xdp_check_pins(struct xdp_dataplane *x, const char *pin_path, char *err,
+			  size_t err_size)
+{
+	char path[PATH_MAX], why[256];
+	bool replace[XDP_MAP_COUNT] = { false };
+
+	for (__u32 i = 0; i < XDP_MAP_COUNT; i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_path, xdp_map_names[i]);
+		if (xdp_pin_compatible(xdp_map_by_index(x->skel, (int)i), path, why, sizeof(why)))
+			continue;
+		if (!xdp_map_replaceable(xdp_map_names[i])) {
+			xdp_error(err, err_size,
+				  "the map pinned at %s holds %s: the configuration's sizes differ "
+				  "from the running balancer's, or it was pinned by another version "
+				  "(`lbd -x` removes the pinned maps, and the flows with them)",
+				  path, why);
+			return -EINVAL;
+		}
+		replace[i] = true;
+	}
+	for (__u32 i = 0; i < XDP_MAP_COUNT; i++) {
+		if (!replace[i])
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_path, xdp_map_names[i]);
+		if (unlink(path) && errno != ENOENT) {
+			int rc = -errno;
+			xdp_error(err, err_size, "replacing %s: %s", path, strerror(errno));
+			return rc;
+		}
+		size_t used = strlen(x->open_note);
+		snprintf(x->open_note + used, sizeof(x->open_note) - used, "%s%s",
+			 used ? ", " : "the pinned maps of another layout were replaced (their counts "
+				       "restart from zero): ",
+			 xdp_map_names[i]);
+	}
+	return 0;
+}
+
+const char *xdp_open_note(const struct xdp_dataplane *x)
+{
+	return x->open_note;
+}
+
 struct xdp_dataplane *xdp_open(const struct xdp_options *o, bool *adopted, char *err,
 			       size_t err_size)
 {
@@ -193,6 +290,8 @@ struct xdp_dataplane *xdp_open(const struct xdp_options *o, bool *adopted, char 
 		x->ring_fd[i] = -1;
 	x->members_max = o->members_max ? o->members_max : BALANCER_MEMBERS_DEFAULT;
 	x->flow_capacity = o->flow_capacity ? o->flow_capacity : BALANCER_FLOWS_DEFAULT;
+	x->new_flow_capacity = o->new_flow_capacity ? o->new_flow_capacity
+						     : flow_new_table_size_default(x->flow_capacity);
 	x->cpus = libbpf_num_possible_cpus();
 	x->reg = gen_registry_create();
 	if (!x->reg || x->cpus <= 0)
@@ -207,6 +306,7 @@ struct xdp_dataplane *xdp_open(const struct xdp_options *o, bool *adopted, char 
 	x->skel->rodata->use_gateway_mac = o->has_gateway_mac;
 	memcpy((void *)x->skel->rodata->gateway_mac, o->gateway_mac, 6);
 	bpf_map__set_max_entries(x->skel->maps.flows, x->flow_capacity);
+	bpf_map__set_max_entries(x->skel->maps.new_flows, x->new_flow_capacity);
 	bpf_map__set_max_entries(x->skel->maps.members, x->members_max);
 	bpf_map__set_max_entries(x->skel->maps.member_stats, x->members_max);
 	bpf_map__set_max_entries(x->skel->maps.nexthops, x->members_max);
@@ -218,6 +318,9 @@ struct xdp_dataplane *xdp_open(const struct xdp_options *o, bool *adopted, char 
 		}
 		snprintf(path, sizeof(path), "%s/params", o->pin_path);
 		*adopted = access(path, F_OK) == 0;
+		rc = xdp_check_pins(x, o->pin_path, err, err_size);
+		if (rc)
+			goto fail;
 		/* libbpf reuses a map pinned at its path (after checking type,
 		 * sizes and flags) and pins the others there at load. */
 		for (__u32 i = 0; i < XDP_MAP_COUNT; i++) {
@@ -755,10 +858,10 @@ int xdp_publish(struct xdp_dataplane *x, const struct chan_gen_begin *begin,
 	return rc;
 }
 
-/* Live flow-table entries: in all (if not NULL) and per member id. */
-static int xdp_flows_scan(struct xdp_dataplane *x, __u64 *all, __u64 *per_member)
+/* Live entries of a flow map (fd): in all (if not NULL) and added per
+ * member id (if not NULL). */
+static int xdp_flows_scan(struct xdp_dataplane *x, int fd, __u64 *all, __u64 *per_member)
 {
-	int fd = bpf_map__fd(x->skel->maps.flows);
 	enum { BATCH = 4096 };
 	struct flow_tuple *keys = calloc(BATCH, sizeof(*keys));
 	struct balancer_flow *values = calloc(BATCH, sizeof(*values));
@@ -809,11 +912,22 @@ int xdp_stats(struct xdp_dataplane *x, struct chan_stats *stats, __u64 *counters
 	stats->worker_count = (__u32)x->cpus;
 	stats->counter_count = COUNTER_COUNT;
 	rc = xdp_percpu_sum(x, fd, 0, counters, COUNTER_COUNT);
-	if (rc == 0)
-		rc = xdp_flows_scan(x, &stats->flows, NULL);
+	if (rc == 0) /* established flows, as lb-dpdk counts them */
+		rc = xdp_flows_scan(x, bpf_map__fd(x->skel->maps.flows), &stats->flows, NULL);
 	if (rc == 0)
 		return 0;
 	xdp_error(err, err_size, "reading the XDP counters: %s", strerror(-rc));
+	return rc;
+}
+
+int xdp_new_flows(struct xdp_dataplane *x, __u64 *live, __u32 *capacity, char *err,
+		  size_t err_size)
+{
+	int rc = xdp_flows_scan(x, bpf_map__fd(x->skel->maps.new_flows), live, NULL);
+
+	*capacity = x->new_flow_capacity;
+	if (rc)
+		xdp_error(err, err_size, "reading the XDP new-flow map: %s", strerror(-rc));
 	return rc;
 }
 
@@ -836,7 +950,11 @@ int xdp_members(struct xdp_dataplane *x, struct chan_members *head,
 
 	if (!vips || !active)
 		goto fail;
-	rc = xdp_flows_scan(x, NULL, active);
+	/* A backend's active flows, as lb-dpdk counts them: new ones too, so
+	 * that a drained backend is empty only when no flow can come back. */
+	rc = xdp_flows_scan(x, bpf_map__fd(x->skel->maps.flows), NULL, active);
+	if (rc == 0)
+		rc = xdp_flows_scan(x, bpf_map__fd(x->skel->maps.new_flows), NULL, active);
 	if (rc)
 		goto fail;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -913,9 +1031,15 @@ int xdp_flow_find(struct xdp_dataplane *x, const struct flow_tuple *t, struct ch
 		return rc;
 	memset(out, 0, sizeof(*out));
 	/* bpf_map_lookup_elem on an LRU map from user space does not
-	 * refresh the entry: asking does not keep a flow alive. */
-	if (bpf_map_lookup_elem(bpf_map__fd(x->skel->maps.flows), &checked, &f) == 0 &&
-	    f.expires > now) {
+	 * refresh the entry: asking does not keep a flow alive. A flow is
+	 * looked for as the program does: established, else new. */
+	bool found = bpf_map_lookup_elem(bpf_map__fd(x->skel->maps.flows), &checked, &f) == 0 &&
+		     f.expires > now;
+	if (!found)
+		found = bpf_map_lookup_elem(bpf_map__fd(x->skel->maps.new_flows), &checked, &f) ==
+				0 &&
+			f.expires > now;
+	if (found) {
 		out->flags |= CHAN_FLOW_FOUND;
 		out->expires_in_s = xdp_s_of_ticks(f.expires - now);
 		if (g && f.member < g->member_count &&

@@ -24,7 +24,8 @@
 
 struct xdp_options {
 	const char *pin_path;  /* bpffs directory for the maps; NULL or "" = no pinning */
-	__u32 flow_capacity;   /* flow table entries */
+	__u32 flow_capacity;   /* flow table entries (0: BALANCER_FLOWS_DEFAULT) */
+	__u32 new_flow_capacity; /* new-flow table entries (0: flow_new_table_size_default()) */
 	__u32 members_max;     /* (VIP, backend) ids, removed ones within the idle timeout included */
 	bool has_gateway_mac;  /* send every tunnelled packet to gateway_mac */
 	__u8 gateway_mac[6];
@@ -39,6 +40,10 @@ struct xdp_dataplane;
  */
 struct xdp_dataplane *xdp_open(const struct xdp_options *o, bool *adopted, char *err,
 			       size_t err_size);
+
+/* What xdp_open() changed that the operator should hear of ("" if
+ * nothing): pinned counter maps of another layout it replaced. */
+const char *xdp_open_note(const struct xdp_dataplane *x);
 
 /* Frees lbd's side: the program stays attached and the pinned maps stay. */
 void xdp_close(struct xdp_dataplane *x);
@@ -88,6 +93,11 @@ __u64 xdp_generation_id(const struct xdp_dataplane *x);
  */
 int xdp_stats(struct xdp_dataplane *x, struct chan_stats *stats, __u64 *counters, char *err,
 	      size_t err_size);
+
+/* Live entries of the new-flow map (*live) and its size (*capacity).
+ * Returns 0 or -errno with err. */
+int xdp_new_flows(struct xdp_dataplane *x, __u64 *live, __u32 *capacity, char *err,
+		  size_t err_size);
 
 /*
  * Per VIP and per member statistics of the generation in service, as

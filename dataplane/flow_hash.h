@@ -35,6 +35,22 @@
 #define FLOW_FAMILY_IPV6 6
 
 /*
+ * How long a new flow waits among the new flows (lb-dpdk's new_flows table,
+ * the XDP balancer's new_flows map) for its second packet, or its
+ * protocol's idle timeout if shorter: long enough for a TCP handshake's
+ * ACK, or a UDP request's next datagram, across a slow path; short, so that
+ * a flood's entries make room for each other quickly.
+ */
+#define FLOW_NEW_TIMEOUT_S 10u
+
+/* The new-flow table's size unless configured: an eighth of the flow
+ * table's, at least 1024 (dataplane.new_flow_table_size in README). */
+static __always_inline __u32 flow_new_table_size_default(__u32 flow_table_size)
+{
+	return flow_table_size / 8 > 1024 ? flow_table_size / 8 : 1024;
+}
+
+/*
  * A flow as the client sent it: src = client, dst = VIP. Addresses and ports
  * are in network byte order exactly as on the wire; an IPv4 address sits in
  * word 0 of its array and words 1..3 are zero. For fragments the ports are

@@ -612,6 +612,31 @@ static int gen_index_build(struct gen *g, char *err, size_t err_size)
 	return 0;
 }
 
+/*
+ * The outer headers toward backend b under the generation's parameters;
+ * left empty (length 0: the worker drops as no_route) when the generation
+ * has no tunnel source address of b's family.
+ */
+static void gen_member_encap_init(struct pkt_encap_template *t, const struct chan_gen_begin *params,
+				  const struct chan_backend *b)
+{
+	struct pkt_encap_params p = { .type = params->encap, .outer_family = b->family,
+				      .gue_port = params->gue_port };
+
+	memset(t, 0, sizeof(*t));
+	if (b->family == FLOW_FAMILY_IPV4) {
+		if (!params->encap_source_v4)
+			return;
+		p.outer_src[0] = params->encap_source_v4;
+	} else {
+		memcpy(p.outer_src, params->encap_source_v6, sizeof(p.outer_src));
+		if (!(p.outer_src[0] | p.outer_src[1] | p.outer_src[2] | p.outer_src[3]))
+			return;
+	}
+	memcpy(p.outer_dst, b->addr, sizeof(p.outer_dst));
+	pkt_encap_template_init(t, &p);
+}
+
 /* The member table, and the ids no finished generation had before. */
 static int gen_members_build(struct gen *g, const struct gen_registry *reg, gen_nexthop_fn nexthop,
 			     void *ctx)
@@ -622,9 +647,13 @@ static int gen_members_build(struct gen *g, const struct gen_registry *reg, gen_
 		backends += g->vips[vi]->backend_count;
 	g->member_count = reg->members.limit;
 	g->members = calloc(g->member_count ? g->member_count : 1, sizeof(*g->members));
+	g->encap = aligned_alloc(sizeof(*g->encap),
+				 (g->member_count ? g->member_count : 1) * sizeof(*g->encap));
+	if (g->encap)
+		memset(g->encap, 0, (g->member_count ? g->member_count : 1) * sizeof(*g->encap));
 	g->fresh_member_ids = malloc((backends ? backends : 1) * sizeof(*g->fresh_member_ids));
 	g->fresh_vip_ids = malloc((g->vip_count ? g->vip_count : 1) * sizeof(*g->fresh_vip_ids));
-	if (!g->members || !g->fresh_member_ids || !g->fresh_vip_ids)
+	if (!g->members || !g->encap || !g->fresh_member_ids || !g->fresh_vip_ids)
 		return -ENOMEM;
 	for (__u32 vi = 0; vi < g->vip_count; vi++) {
 		const struct gen_vip *v = g->vips[vi];
@@ -640,6 +669,7 @@ static int gen_members_build(struct gen *g, const struct gen_registry *reg, gen_
 			m->state = b->state;
 			m->nexthop = nexthop ? nexthop(ctx, b->family, b->addr) : 0;
 			m->vip = vi;
+			gen_member_encap_init(&g->encap[v->member_ids[i]], &g->params, b);
 			g->backend_count++;
 			if (!e->published)
 				g->fresh_member_ids[g->fresh_member_count++] = e->id;
@@ -652,6 +682,7 @@ static void gen_free_tables(struct gen *g)
 {
 	free(g->index);
 	free(g->members);
+	free(g->encap);
 	free(g->fresh_member_ids);
 	free(g->fresh_vip_ids);
 }

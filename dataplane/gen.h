@@ -35,6 +35,7 @@
 
 #include "dataplane/chan.h"
 #include "dataplane/flow_hash.h"
+#include "dataplane/pkt.h"
 
 #define GEN_MEMBERS_MAX CHAN_MEMBERS_MAX
 /* A generation's VIPs plus the next one's new VIPs: never exhausted. */
@@ -87,6 +88,11 @@ struct gen {
 	__u32 index_mask;
 	__u32 member_count; /* size of members: the registry's id space */
 	struct gen_member *members;
+	/* By member id, like members: the outer headers of the member's
+	 * tunnel (this generation's encap, source address and GUE port, the
+	 * backend's address). Length 0 for absent members, and for members
+	 * of a family the generation has no tunnel source for. */
+	struct pkt_encap_template *encap;
 	__u32 backend_count; /* members present (READY or DRAIN) */
 	/* Ids in this generation that no earlier generation had: their
 	 * counters must be zeroed before it is published. */

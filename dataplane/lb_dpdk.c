@@ -29,6 +29,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
 
 #include "dataplane/eal.h"
 #include "dataplane/lb_dpdk.h"
@@ -149,13 +150,17 @@ static int lb_start_workers(struct lb_dpdk *lb, int socket)
 			return -EINVAL;
 		}
 	}
-	rcu_size = rte_rcu_qsbr_get_memsize(lb->worker_count);
+	/* The pollers of ports: the workers, and the main lcore as thread
+	 * worker_count (online only while it moves exception traffic). */
+	rcu_size = rte_rcu_qsbr_get_memsize(lb->worker_count + 1);
 	lb->shared.rcu = rte_zmalloc("fulcrum_rcu", rcu_size, RTE_CACHE_LINE_SIZE);
 	lb->workers = rte_zmalloc("fulcrum_workers", sizeof(*lb->workers) * lb->worker_count,
 				  RTE_CACHE_LINE_SIZE);
 	if (!lb->shared.rcu || !lb->workers)
 		return -ENOMEM;
-	rte_rcu_qsbr_init(lb->shared.rcu, lb->worker_count);
+	rte_rcu_qsbr_init(lb->shared.rcu, lb->worker_count + 1);
+	rte_rcu_qsbr_thread_register(lb->shared.rcu, lb->worker_count);
+	unmap_guard_init(lb->shared.rcu);
 	for (uint16_t w = 0; w < lb->worker_count; w++) {
 		rc = worker_init(&lb->workers[w], w, &lb->shared,
 				 lb->conf->dataplane.flow_table_size,
@@ -200,9 +205,14 @@ static void lb_main_loop(struct lb_dpdk *lb)
 			else if (ev[i].data.fd == lb->client_fd)
 				control_readable(lb);
 		}
-		/* Drain the exception path while there is anything to move. */
+		/* Drain the exception path while there is anything to move:
+		 * online meanwhile, since it sends on the ports (unmap_guard.c);
+		 * offline for the rest, so that no grace period waits for the
+		 * control channel. */
+		rte_rcu_qsbr_thread_online(lb->shared.rcu, lb->worker_count);
 		for (int round = 0; round < 64 && port_exception_poll(lb); round++)
 			;
+		rte_rcu_qsbr_thread_offline(lb->shared.rcu, lb->worker_count);
 		uint64_t now = rte_rdtsc();
 		if (now >= next_refresh || lb->nexthops_changed) {
 			lb->nexthops_changed = 0;
@@ -321,6 +331,7 @@ int main(int argc, char **argv)
 out:
 	__atomic_store_n(&lb.shared.stop, true, __ATOMIC_RELAXED);
 	rte_eal_mp_wait_lcore();
+	unmap_guard_fini(); /* no poller left to wait for */
 	/* A graceful stop only (the tables are still now, the workers gone):
 	 * a failed start has no flows, and a crash never gets here. */
 	if (rc == 0)

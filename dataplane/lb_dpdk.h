@@ -126,6 +126,15 @@ void handover_restore(struct lb_dpdk *lb, const struct gen *g);
 void handover_save(struct lb_dpdk *lb);
 void handover_fini(struct lb_dpdk *lb);
 
+/*
+ * unmap_guard.c: from unmap_guard_init() to unmap_guard_fini(), memory that
+ * DPDK's interrupt thread unmaps (a memif peer's regions when it leaves) is
+ * unmapped only after a grace period of rcu, the pollers' QSBR variable.
+ * Main lcore.
+ */
+void unmap_guard_init(struct rte_rcu_qsbr *rcu);
+void unmap_guard_fini(void);
+
 /* telemetry.c: registers the /fulcrum/... commands. */
 void telemetry_register(struct lb_dpdk *lb);
 

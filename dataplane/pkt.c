@@ -33,20 +33,6 @@ const char *pkt_drop_reason_meaning(enum pkt_drop_reason reason)
 	return (unsigned)reason < PKT_DROP_REASON_COUNT ? pkt_drop_meanings[reason] : "unknown";
 }
 
-static void pkt_put_be16(__u8 *p, __u16 v)
-{
-	p[0] = (__u8)(v >> 8);
-	p[1] = (__u8)v;
-}
-
-static void pkt_put_be32(__u8 *p, __u32 v)
-{
-	p[0] = (__u8)(v >> 24);
-	p[1] = (__u8)(v >> 16);
-	p[2] = (__u8)(v >> 8);
-	p[3] = (__u8)v;
-}
-
 /*
  * Ones'-complement sums are the same whatever the byte order they are taken
  * in (RFC 1071 section 2(B)), so words are summed as the CPU loads them and
@@ -107,123 +93,51 @@ static __u32 pkt_csum_ipv6_pseudo(const __u8 *src, const __u8 *dst, __u32 len, _
 	return pkt_csum_add(sum, tail, sizeof(tail));
 }
 
-/*
- * Decrements the inner TTL / hop limit: the balancer is a hop (RFC 2003
- * section 3.1). The IPv4 checksum is updated incrementally (RFC 1624, eqn. 3)
- * rather than recomputed over options.
- */
-static void pkt_inner_decrement_ttl(__u8 *inner, __u8 family)
+void pkt_encap_template_init(struct pkt_encap_template *t, const struct pkt_encap_params *p)
 {
-	if (family == FLOW_FAMILY_IPV6) {
-		inner[7]--;
-		return;
+	const __u16 ip_len = p->outer_family == FLOW_FAMILY_IPV4 ? PKT_IPV4_HLEN : PKT_IPV6_HLEN;
+
+	memset(t, 0, sizeof(*t));
+	t->type = p->type;
+	t->outer_family = p->outer_family;
+	t->length = (__u8)pkt_encap_overhead(p);
+	if (p->outer_family == FLOW_FAMILY_IPV4) {
+		/* Bytes 0 - 11 are the packet's (pkt_encap_write_template());
+		 * the checksum starts from the addresses' sum, folded to 32
+		 * bits with the carry added back. */
+		__u64 sum = (__u64)p->outer_src[0] + p->outer_dst[0];
+		memcpy(t->hdr + 12, &p->outer_src[0], 4);
+		memcpy(t->hdr + 16, &p->outer_dst[0], 4);
+		t->addr_sum = (__u32)((sum & 0xffffffffu) + (sum >> 32));
+	} else {
+		t->hdr[7] = PKT_OUTER_TTL;
+		memcpy(t->hdr + 8, p->outer_src, 16);
+		memcpy(t->hdr + 24, p->outer_dst, 16);
 	}
-	/* Computed from the values read, never re-read after a write: a load
-	 * of bytes just stored stalls on store forwarding. */
-	__u16 old_word = pkt_get_be16(inner + 8); /* TTL and protocol */
-	__u16 new_word = (__u16)(old_word - 0x0100);
-	__u32 sum = (__u16)~pkt_get_be16(inner + 10);
-	sum += (__u16)~old_word;
-	sum += new_word;
-	inner[8] = (__u8)(new_word >> 8);
-	pkt_put_be16(inner + 10, (__u16)~pkt_csum_fold(sum));
+	if (p->type == PKT_ENCAP_GUE)
+		memcpy(t->hdr + ip_len + 2, &p->gue_port, 2); /* destination port */
 }
 
-/*
- * Writes a 20-byte IPv4 header without options. The header is assembled and
- * summed in registers, then stored once: summing it back from memory would
- * reload bytes just written, which costs a store-forwarding stall per word.
- */
-static void pkt_write_ipv4_header(__u8 *ip, __u8 tos, __u16 total_length, const __u8 *id,
-				  __u16 frag, __u8 proto, const __be32 *src, const __be32 *dst)
+void pkt_encap_gue6_checksum(__u8 *outer, __u8 *udp, __u16 udp_len)
 {
-	__be32 words[5];
-	__u16 id_value;
-	__u64 sum = 0;
+	__u32 sum = pkt_csum_ipv6_pseudo(outer + 8, outer + 24, udp_len, PKT_PROTO_UDP);
+	__u16 csum = (__u16)~pkt_csum_fold(pkt_csum_add(sum, udp, udp_len));
 
-	memcpy(&id_value, id, 2);
-	words[0] = htonl(0x45000000u | (__u32)tos << 16 | total_length);
-	words[1] = htonl((__u32)ntohs(id_value) << 16 | frag);
-	words[2] = htonl((__u32)PKT_OUTER_TTL << 24 | (__u32)proto << 16);
-	words[3] = src[0];
-	words[4] = dst[0];
-	for (int i = 0; i < 5; i++)
-		sum += words[i];
-	sum = (sum & 0xffffffffu) + (sum >> 32);
-	memcpy(ip, words, sizeof(words));
-	pkt_csum_store(ip + 10, (__u32)sum + (__u32)(sum >> 32));
+	/* Zero means "no checksum" in UDP: send its other form. */
+	if (csum == 0)
+		csum = 0xffff;
+	memcpy(udp + 6, &csum, 2);
 }
 
+/* One encoder for both: lb-dpdk's worker keeps a template per backend. */
 void pkt_encap_write(__u8 *out, const struct pkt_info *info, const struct pkt_encap_params *p,
 		     __u32 flow_hash)
 {
-	const __u16 l2_len = pkt_l2_length(p->has_vlan);
-	const __u16 overhead = pkt_encap_overhead(p);
-	const __u8 inner_family = info->tuple.family;
-	const __u8 inner_proto = inner_family == FLOW_FAMILY_IPV4 ? PKT_PROTO_IPIP : PKT_PROTO_IPV6;
-	const __u8 outer_proto = p->type == PKT_ENCAP_GUE ? PKT_PROTO_UDP : inner_proto;
-	__u8 *outer = out + l2_len;
-	__u8 *inner = outer + overhead;
-	__u16 ip_len;
+	struct pkt_encap_template t;
 
-	pkt_inner_decrement_ttl(inner, inner_family);
-
-	memcpy(out, p->dst_mac, 6);
-	memcpy(out + 6, p->src_mac, 6);
-	if (p->has_vlan) {
-		pkt_put_be16(out + 12, PKT_ETH_P_8021Q);
-		pkt_put_be16(out + 14, p->vlan_tci);
-	}
-	pkt_put_be16(out + l2_len - 2,
-		     p->outer_family == FLOW_FAMILY_IPV4 ? PKT_ETH_P_IPV4 : PKT_ETH_P_IPV6);
-
-	if (p->outer_family == FLOW_FAMILY_IPV4) {
-		static const __u8 no_id[2] = { 0, 0 };
-		ip_len = PKT_IPV4_HLEN;
-		/* DSCP and ECN carried over (RFC 6040 normal mode). An IPv4
-		 * inner packet lends its ID, so fragments of the outer packet
-		 * stay distinguishable; IPv6 inside is never fragmented. */
-		pkt_write_ipv4_header(outer, info->tos, (__u16)(overhead + info->l3_length),
-				      inner_family == FLOW_FAMILY_IPV4 ? inner + 4 : no_id,
-				      (info->flags & PKT_F_DF) ? 0x4000 : 0, outer_proto,
-				      p->outer_src, p->outer_dst);
-	} else {
-		ip_len = PKT_IPV6_HLEN;
-		pkt_put_be32(outer, (6u << 28) | ((__u32)info->tos << 20) |
-					    flow_hash_ipv6_flow_label(flow_hash));
-		pkt_put_be16(outer + 4, (__u16)(overhead - PKT_IPV6_HLEN + info->l3_length));
-		outer[6] = outer_proto;
-		outer[7] = PKT_OUTER_TTL;
-		memcpy(outer + 8, p->outer_src, 16);
-		memcpy(outer + 24, p->outer_dst, 16);
-	}
-
-	if (p->type == PKT_ENCAP_GUE) {
-		__u8 *udp = outer + ip_len;
-		__u8 *gue = udp + PKT_UDP_HLEN;
-		__u16 udp_len = PKT_UDP_HLEN + PKT_GUE_HLEN + info->l3_length;
-
-		pkt_put_be16(udp, flow_hash_gue_source_port(flow_hash));
-		memcpy(udp + 2, &p->gue_port, 2);
-		pkt_put_be16(udp + 4, udp_len);
-		pkt_put_be16(udp + 6, 0);
-		/* GUE variant 0, no options: version 0, C 0, hlen 0, proto. */
-		gue[0] = 0;
-		gue[1] = inner_proto;
-		gue[2] = 0;
-		gue[3] = 0;
-		/* A zero UDP checksum is valid over IPv4; over IPv6 it is only
-		 * for receivers configured for it (RFC 6935), so compute it. */
-		if (p->outer_family == FLOW_FAMILY_IPV6) {
-			__u32 sum = pkt_csum_ipv6_pseudo(outer + 8, outer + 24, udp_len,
-							 PKT_PROTO_UDP);
-			__u16 csum = (__u16)~pkt_csum_fold(pkt_csum_add(sum, udp, udp_len));
-			/* Zero means "no checksum" in UDP: send its other form. */
-			if (csum == 0)
-				csum = 0xffff;
-			memcpy(udp + 6, &csum, 2);
-		}
-	}
+	pkt_encap_template_init(&t, p);
+	pkt_encap_write_template(out, info, &t, p->dst_mac, p->src_mac, p->has_vlan, p->vlan_tci,
+				 flow_hash);
 }
 
 int pkt_encap(__u8 *frame, __u32 frame_len, __u32 headroom, const struct pkt_info *info,

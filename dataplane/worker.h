@@ -60,6 +60,8 @@ static inline uint64_t nexthop_pack(const struct rte_ether_addr *mac, uint8_t po
 /* State the main lcore owns and every worker reads. */
 struct worker_shared {
 	struct gen *gen; /* generation in service; RCU-protected, may be NULL */
+	/* Workers are its threads 0 .. n-1, the main lcore n while it polls
+	 * ports; it also holds off unmaps of port memory (unmap_guard.c). */
 	struct rte_rcu_qsbr *rcu;
 	struct worker_port ports[WORKER_PORTS_MAX];
 	uint16_t port_count;
@@ -124,14 +126,6 @@ struct worker {
 	uint64_t *vip_drops_no_backend;
 	void *stats_mem;
 } __rte_cache_aligned;
-
-/*
- * How long a new flow waits in new_flows for its second packet (or its
- * protocol's idle timeout, if shorter): long enough for a TCP handshake's
- * ACK, or a UDP request's next datagram, across a slow path; short, so that
- * a flood's entries make room for each other quickly.
- */
-#define WORKER_NEW_FLOW_TIMEOUT_S 10u
 
 /*
  * Sets up a worker: flow tables of flow_capacity and new_flow_capacity

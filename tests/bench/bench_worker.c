@@ -236,8 +236,11 @@ int main(int argc, char **argv)
 	struct rte_ether_addr router = { { 0x02, 0, 0, 0, 0, 0xfe } };
 	for (int i = 0; i < NEXTHOPS_MAX; i++)
 		c.shared.nexthops[i].mac_word = nexthop_pack(&router, 0);
-	if (worker_init(&c.w, 0, &c.shared, 2 * c.flows, 2 * c.flows / 8, SOCKET_ID_ANY) ||
-	    worker_init(&c.w_new, 1, &c.shared, 2 * c.flows, 2 * c.flows / 8, SOCKET_ID_ANY)) {
+	/* new_flows an eighth of flows, but never below the smallest table
+	 * (bench_worker 512 was refused for want of it). */
+	uint32_t new_capacity = RTE_MAX(2 * c.flows / 8, FLOW_TABLE_MIN);
+	if (worker_init(&c.w, 0, &c.shared, 2 * c.flows, new_capacity, SOCKET_ID_ANY) ||
+	    worker_init(&c.w_new, 1, &c.shared, 2 * c.flows, new_capacity, SOCKET_ID_ANY)) {
 		fprintf(stderr, "bench_worker: no memory for a %u-entry flow table\n", 2 * c.flows);
 		return 1;
 	}

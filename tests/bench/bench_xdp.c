@@ -29,17 +29,19 @@
  * The paths, on 54-byte TCP/IPv4 frames (74-byte TCP/IPv6 for GUE):
  *
  *   established, 1024 flows   ACKs of 1024 flows, cycled round robin, whose
- *                             SYNs went through first: flow table (LRU)
- *                             hit, IPIP encapsulation, XDP_TX
+ *                             SYN and first ACK went through first (the
+ *                             ACK promoted them from new_flows): flow
+ *                             table (LRU) hit, IPIP encapsulation, XDP_TX
  *   established, 1 flow       ACKs of one of them, every time
  *   established, 262144 flows as the first, over half of this CPU's share
  *                             of the flow table: entries mostly out of the
  *                             caches, as with many flows for real
  *   new flow                  a SYN from a client (address, port) never
- *                             seen before, every time: ring lookup and flow
- *                             table insert; the table is full, so every
- *                             insert evicts the least recently used flow,
- *                             as on a busy balancer
+ *                             seen before, every time: a miss in the (full)
+ *                             flow table, ring lookup, insert into the
+ *                             new-flow map; that map is full, so every
+ *                             insert evicts the least recently used new
+ *                             flow, as on a busy balancer
  *   not a VIP                 ACKs to an address that is no VIP: parse, VIP
  *                             lookup miss, XDP_PASS
  *   established, GUE / IPv6   as the first, to an IPv6 VIP with IPv6
@@ -52,7 +54,7 @@
  * encapsulation is a parameter of a table generation). Each has lbd's
  * default sizes (a flow table of 1 048 576 entries), an IPv4 and an IPv6
  * VIP of 10 backends with Maglev rings of 65 537, and a flow table filled
- * with other flows before the runs.
+ * with other flows (a SYN and an ACK each) before the runs.
  *
  * Every timed call must return its path's verdict, and at the end the
  * balancer's own counters (flow_hit, flow_new, kernel_packets) must have
@@ -116,6 +118,7 @@ enum frame_set {
 	SET_ACK4,      /* established IPv4 flows */
 	SET_SYN4,      /* their SYNs */
 	SET_FRESH4,    /* SYNs whose client is stamped afresh before each call */
+	SET_FRESH_ACK4, /* an ACK from the client of the last SET_FRESH4 SYN */
 	SET_NOT_VIP,   /* ACKs to an address that is no VIP */
 	SET_ACK6,      /* established IPv6 flows */
 	SET_SYN6,      /* their SYNs */
@@ -305,6 +308,8 @@ static void frames_build(void)
 					       PKT_TCP_SYN);
 		frame_len[SET_FRESH4] = frame_v4(frames[SET_FRESH4][i], client, sport, VIP4, 80,
 						 PKT_TCP_SYN);
+		frame_len[SET_FRESH_ACK4] = frame_v4(frames[SET_FRESH_ACK4][i], client, sport,
+						     VIP4, 80, PKT_TCP_ACK);
 		frame_len[SET_NOT_VIP] = frame_v4(frames[SET_NOT_VIP][i], client, sport, NOT_VIP4,
 						  80, PKT_TCP_ACK);
 		snprintf(src, sizeof(src), "2001:db8:100::%x", i + 1);
@@ -322,15 +327,16 @@ static void frames_build(void)
 /*
  * Writes flow `flow`'s client into a frame of a stamped set: for
  * SET_FRESH4 a client never seen before (100.64.0.0/10 and a port, 4096
- * ports to an address), for the SET_MANY sets 172.16.0.0 + flow. The IPv4
+ * ports to an address), for SET_FRESH_ACK4 the last of those, for the
+ * SET_MANY sets 172.16.0.0 + flow. The IPv4
  * header checksum is left as it was (the balancer does not verify it, and
  * adjusts it for the TTL incrementally): a few stores, next to nothing
  * beside a system call.
  */
 static void stamp(enum frame_set set, unsigned char *f, __u32 flow)
 {
-	if (set == SET_FRESH4) {
-		__u32 n = fresh_count++;
+	if (set == SET_FRESH4 || set == SET_FRESH_ACK4) {
+		__u32 n = set == SET_FRESH4 ? fresh_count++ : fresh_count - 1;
 		put_be32(f + 26, FRESH4 + (n >> 12 & 0x3fffff));
 		put_be16(f + 34, (__u16)(1024 + (n & 0xfff)));
 	} else {
@@ -357,7 +363,8 @@ static void run(enum prog prog, enum frame_set set, __u32 flows, __u32 *cursor, 
 	struct xdp_md ctx = { .data_end = frame_len[set], .ingress_ifindex = (__u32)ifindex_lb };
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_size_in = frame_len[set], .data_out = out,
 		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
-	const bool stamped = set == SET_FRESH4 || set == SET_MANY4 || set == SET_MANY_SYN4;
+	const bool stamped = set == SET_FRESH4 || set == SET_FRESH_ACK4 || set == SET_MANY4 ||
+			     set == SET_MANY_SYN4;
 	const int fd = prog_fd[prog];
 	__u64 kernel_ns = 0;
 	__u32 f = *cursor;
@@ -390,6 +397,32 @@ static void send_frames(enum prog prog, enum frame_set set, __u32 flows, __u32 c
 	__u32 cursor = 0;
 
 	run(prog, set, flows, &cursor, calls, verdict, &ignored);
+}
+
+/*
+ * Establishes flows through a program as connections do, untimed: for each,
+ * its SYN (into new_flows) then an ACK (which promotes it into the flow
+ * table). SET_FRESH4 clients when stamped, else the set pair's own flows,
+ * in chunks that new_flows holds whole.
+ */
+static void establish(enum prog prog, enum frame_set syn, enum frame_set ack, __u32 flows,
+		      __u32 count)
+{
+	__u32 syn_cursor = 0, ack_cursor = 0;
+
+	for (__u32 done = 0; done < count; done += FLOWS) {
+		__u32 n = count - done < FLOWS ? count - done : FLOWS;
+		if (syn == SET_FRESH4) {
+			for (__u32 i = 0; i < n; i++) { /* the ACK names the last SYN's client */
+				send_frames(prog, SET_FRESH4, FLOWS, 1, XDP_TX);
+				send_frames(prog, SET_FRESH_ACK4, FLOWS, 1, XDP_TX);
+			}
+			continue;
+		}
+		struct sample ignored = { 0, 0 };
+		run(prog, syn, flows, &syn_cursor, n, XDP_TX, &ignored);
+		run(prog, ack, flows, &ack_cursor, n, XDP_TX, &ignored);
+	}
 }
 
 /* The balancer's counters, summed over CPUs; *flows: live flow entries. */
@@ -436,7 +469,7 @@ static void vip_make(int family, struct chan_vip_key *key, struct chan_backend *
 
 /*
  * A balancer with lbd's default sizes and the two VIPs published, tunnelling
- * with encap; its flow table filled with other flows (fresh SYNs).
+ * with encap; its flow table filled with other flows (fresh connections).
  */
 static struct xdp_dataplane *balancer_open(__u8 encap, enum prog prog)
 {
@@ -471,7 +504,7 @@ static struct xdp_dataplane *balancer_open(__u8 encap, enum prog prog)
 	free(p[0].data);
 	free(p[1].data);
 	prog_fd[prog] = xdp_program_fd(x);
-	send_frames(prog, SET_FRESH4, FLOWS, BALANCER_FLOWS_DEFAULT, XDP_TX);
+	establish(prog, SET_FRESH4, SET_FRESH_ACK4, FLOWS, BALANCER_FLOWS_DEFAULT);
 	return x;
 }
 
@@ -557,10 +590,12 @@ int main(int argc, char **argv)
 	x[PROG_IPIP] = balancer_open(PKT_ENCAP_IPIP, PROG_IPIP);
 	x[PROG_IPIP_NEW] = balancer_open(PKT_ENCAP_IPIP, PROG_IPIP_NEW);
 	x[PROG_GUE] = balancer_open(PKT_ENCAP_GUE, PROG_GUE);
-	/* The established flows: their SYNs, untimed. */
-	send_frames(PROG_IPIP, SET_SYN4, FLOWS, FLOWS, XDP_TX);
-	send_frames(PROG_IPIP, SET_MANY_SYN4, MANY_FLOWS, MANY_FLOWS, XDP_TX);
-	send_frames(PROG_GUE, SET_SYN6, FLOWS, FLOWS, XDP_TX);
+	/* The established flows, untimed; and the new-flow map of the new
+	 * flows' balancer full of other new flows. */
+	establish(PROG_IPIP, SET_SYN4, SET_ACK4, FLOWS, FLOWS);
+	establish(PROG_IPIP, SET_MANY_SYN4, SET_MANY4, MANY_FLOWS, MANY_FLOWS);
+	establish(PROG_GUE, SET_SYN6, SET_ACK6, FLOWS, FLOWS);
+	send_frames(PROG_IPIP_NEW, SET_FRESH4, FLOWS, BALANCER_NEW_FLOWS_DEFAULT, XDP_TX);
 
 	__u64 before[PROG_COUNT][COUNTER_COUNT], after[PROG_COUNT][COUNTER_COUNT];
 	for (int g = PROG_IPIP; g < PROG_COUNT; g++)
@@ -589,9 +624,14 @@ int main(int argc, char **argv)
 		}
 	}
 
-	__u64 flows_new_table;
+	__u64 new_flows_live;
+	__u32 new_flows_size;
+	char err_new[256];
 	for (int g = PROG_IPIP; g < PROG_COUNT; g++)
-		counters_read(x[g], after[g], g == PROG_IPIP_NEW ? &flows_new_table : NULL);
+		counters_read(x[g], after[g], NULL);
+	if (xdp_new_flows(x[PROG_IPIP_NEW], &new_flows_live, &new_flows_size, err_new,
+			  sizeof(err_new)) != 0)
+		die("%s", err_new);
 #define DELTA(g, c) (after[g][c] - before[g][c])
 	/* Each path's packets since the counters were read: warm-up and runs. */
 	const __u64 sent = (__u64)calls * BENCH_RUNS + calls / 10;
@@ -651,13 +691,14 @@ int main(int argc, char **argv)
 
 	/* BPF_F_NO_COMMON_LRU: the kernel splits the entries between the
 	 * possible CPUs' LRU lists, and a CPU evicts from its own. */
-	const __u32 share = BALANCER_FLOWS_DEFAULT / (__u32)libbpf_num_possible_cpus();
-	const bool evicting = fresh_count > share && flows_new_table <= share;
-	printf("new flows: %u SYNs from clients never seen, into a table holding %llu flows "
-	       "(this CPU's LRU list: %u of the %u): %s\n",
-	       fresh_count, (unsigned long long)flows_new_table, share, BALANCER_FLOWS_DEFAULT,
-	       evicting ? "full, every timed insert evicted a flow"
-			: "NOT full, not every timed insert evicted a flow");
+	const __u32 share = new_flows_size / (__u32)libbpf_num_possible_cpus();
+	const __u32 new_sent = BALANCER_NEW_FLOWS_DEFAULT + calls / 10;
+	const bool evicting = new_sent > share && new_flows_live <= share;
+	printf("new flows: %u SYNs from clients never seen before the timed ones, into a "
+	       "new-flow map holding %llu at the end (this CPU's LRU list: %u of the %u): %s\n",
+	       new_sent, (unsigned long long)new_flows_live, share, new_flows_size,
+	       evicting ? "full, every timed insert evicted a new flow"
+			: "NOT full, not every timed insert evicted a new flow");
 	printf("checked: every call returned its path's verdict; counters grew by flow_hit "
 	       "+%llu, kernel_packets +%llu (IPIP), flow_new +%llu (IPIP, new flows), flow_hit "
 	       "+%llu (GUE): %s\n",

@@ -467,6 +467,105 @@ static void test_flows_keep_their_backend_as_lb_dpdk_does(void **state)
 		      "(flow_moved); lbd's flow lookup agrees\n");
 }
 
+/* lbd's view of one flow from 198.51.100.client:sport to the VIP. */
+static struct chan_flow flow_of(int client, int sport)
+{
+	struct chan_flow flow;
+	struct flow_tuple t;
+	char err[128];
+
+	memset(&t, 0, sizeof(t));
+	t.src_addr[0] = htonl(0xc6336400u | (__u32)client); /* 198.51.100.client */
+	inet_pton(AF_INET, "192.0.2.10", t.dst_addr);
+	t.src_port = htons((__u16)sport);
+	t.dst_port = htons(80);
+	t.proto = PKT_PROTO_TCP;
+	t.family = FLOW_FAMILY_IPV4;
+	assert_int_equal(xdp_flow_find(xdp, &t, &flow, err, sizeof(err)), 0);
+	return flow;
+}
+
+static __u64 established_flows(void)
+{
+	struct chan_stats stats;
+	__u64 all[COUNTER_COUNT];
+	char err[128];
+
+	assert_int_equal(xdp_stats(xdp, &stats, all, err, sizeof(err)), 0);
+	return stats.flows;
+}
+
+static void test_new_flows_wait_apart_and_a_flood_spares_established_ones(void **state)
+{
+	(void)state;
+	NEED_BPF();
+	enum { ESTABLISHED = 100, FLOOD = 20000 };
+	struct chan_gen_begin begin = begin_with(PKT_ENCAP_IPIP);
+	struct chan_backend bs[2] = { backend(4, 1, CHAN_BACKEND_READY),
+				      backend(4, 2, CHAN_BACKEND_READY) };
+	struct vip_payload p = vip_owned_by(bs, 2, 0);
+	publish(&begin, &p, 1);
+
+	/* A SYN leaves its flow among the new flows, for FLOW_NEW_TIMEOUT_S. */
+	__u64 promoted = counter(COUNTER_FLOW_PROMOTED), before = established_flows();
+	assert_int_equal(send_tcp(9, 2000, PKT_TCP_SYN), 1);
+	struct chan_flow f = flow_of(9, 2000);
+	assert_true(f.flags & CHAN_FLOW_FOUND);
+	assert_true(f.expires_in_s >= FLOW_NEW_TIMEOUT_S - 1 && f.expires_in_s <= FLOW_NEW_TIMEOUT_S + 1);
+	assert_int_equal(established_flows(), before);
+	/* Its second packet promotes it, with the established idle timeout. */
+	assert_int_equal(send_tcp(9, 2000, PKT_TCP_ACK), 1);
+	assert_int_equal(counter(COUNTER_FLOW_PROMOTED) - promoted, 1);
+	assert_int_equal(established_flows(), before + 1);
+	f = flow_of(9, 2000);
+	assert_true(f.expires_in_s > 290);
+
+	/* A port reused at once: the SYN re-points the established entry, so
+	 * the next ACK follows the new connection, not the old one. */
+	p = vip_owned_by(bs, 2, 1);
+	publish(&begin, &p, 1);
+	assert_int_equal(send_tcp(9, 2000, PKT_TCP_ACK), 1);
+	assert_int_equal(send_tcp(9, 2000, PKT_TCP_SYN), 2);
+	assert_int_equal(send_tcp(9, 2000, PKT_TCP_ACK), 2);
+
+	/* ESTABLISHED flows on backend 1, then a flood of SYNs from random
+	 * sources, 20 times the new-flow map (1024 entries here). */
+	p = vip_owned_by(bs, 2, 0);
+	publish(&begin, &p, 1);
+	for (int i = 0; i < ESTABLISHED; i++) {
+		assert_int_equal(send_tcp(10, 3000 + i, PKT_TCP_SYN), 1);
+		assert_int_equal(send_tcp(10, 3000 + i, PKT_TCP_ACK), 1);
+	}
+	__u64 with_established = established_flows(), new_before = counter(COUNTER_FLOW_NEW);
+	unsigned char frame[64];
+	__u32 rnd = 12345;
+	for (int i = 0; i < FLOOD; i++) {
+		size_t len = tcp_frame(frame, 0, 0, PKT_TCP_SYN);
+		rnd = rnd * 1103515245u + 12345u;
+		frame[26] = 198, frame[27] = 18 + (rnd >> 31); /* 198.18.0.0/15 */
+		frame[28] = (unsigned char)(rnd >> 8), frame[29] = (unsigned char)(rnd >> 16);
+		frame[34] = (unsigned char)(rnd >> 24) | 0x80, frame[35] = (unsigned char)i;
+		assert_int_equal(run(frame, len, NULL, NULL), XDP_TX);
+	}
+	assert_int_equal(counter(COUNTER_FLOW_NEW) - new_before, FLOOD);
+	assert_int_equal(established_flows(), with_established);
+	/* The ring now gives everything to backend 2: every established flow
+	 * still goes to backend 1, from its entry. */
+	p = vip_owned_by(bs, 2, 1);
+	publish(&begin, &p, 1);
+	for (int i = 0; i < ESTABLISHED; i++) {
+		struct chan_flow e = flow_of(10, 3000 + i);
+		assert_true(e.flags & CHAN_FLOW_FOUND);
+		assert_int_equal(((unsigned char *)e.backend.addr)[3], 1);
+		assert_int_equal(send_tcp(10, 3000 + i, PKT_TCP_ACK), 1);
+	}
+	print_message("a SYN's flow waits among the new flows (%u s), its second packet promotes "
+		      "it (flow_promoted); a reused port's SYN re-points it; %d random-source SYNs "
+		      "(counted as flow_new) left all %d established flows in place, on their "
+		      "backend after a ring change\n",
+		      FLOW_NEW_TIMEOUT_S, FLOOD, ESTABLISHED);
+}
+
 static void test_members_and_stats_as_lb_dpdk_reports_them(void **state)
 {
 	(void)state;
@@ -746,10 +845,31 @@ static void test_restarted_lbd_adopts_pinned_maps(void **state)
 	__u64 generation = xdp_generation_id(a);
 	xdp_close(a); /* lbd exits */
 
+	/* A configuration with another flow table size cannot adopt the
+	 * flows: refused, naming the map, and nothing unpinned. */
+	struct xdp_options bigger = o;
+	bigger.flow_capacity = 2048;
+	assert_null(xdp_open(&bigger, &adopted, err, sizeof(err)));
+	assert_non_null(strstr(err, "/flows holds 1024 entries"));
+	print_message("refused: %s\n", err);
+
+	/* The counters as an older version left them (fewer of them): an
+	 * upgrade replaces that map and keeps the flows. */
+	char counters_pin[96];
+	snprintf(counters_pin, sizeof(counters_pin), "%s/counters", pin);
+	assert_int_equal(unlink(counters_pin), 0);
+	int old_counters = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "counters", 4,
+					  8 * (COUNTER_COUNT - 2), 1, NULL);
+	assert_true(old_counters >= 0);
+	assert_int_equal(bpf_obj_pin(old_counters, counters_pin), 0);
+	close(old_counters);
+
 	struct xdp_dataplane *b = xdp_open(&o, &adopted, err, sizeof(err));
 	if (!b)
 		fail_msg("xdp_open again: %s", err);
 	assert_true(adopted);
+	assert_non_null(strstr(xdp_open_note(b), "counters"));
+	print_message("upgrade: %s\n", xdp_open_note(b));
 	assert_int_equal(xdp_generation_id(b), generation);
 	/* The tables survived lbd: forwarding goes on before any publication. */
 	assert_int_equal(run_in(b, f, tcp_frame(f, 50, 4000, PKT_TCP_ACK), out, &out_len), XDP_TX);
@@ -768,7 +888,8 @@ static void test_restarted_lbd_adopts_pinned_maps(void **state)
 	struct stat st;
 	assert_int_not_equal(stat(pin, &st), 0);
 	print_message("a restarted lbd adopts the pinned maps: same generation, same member ids, "
-		      "established flows keep their backend; detach removes the pins\n");
+		      "established flows keep their backend, also when the counters' layout "
+		      "changed; another flow table size is refused; detach removes the pins\n");
 }
 
 static void test_attach_replace_detach(void **state)
@@ -816,6 +937,7 @@ int main(void)
 		cmocka_unit_test(test_too_big_answered_like_lb_dpdk),
 		cmocka_unit_test(test_parse_verdicts_and_drop_counters),
 		cmocka_unit_test(test_flows_keep_their_backend_as_lb_dpdk_does),
+		cmocka_unit_test(test_new_flows_wait_apart_and_a_flood_spares_established_ones),
 		cmocka_unit_test(test_members_and_stats_as_lb_dpdk_reports_them),
 		cmocka_unit_test(test_icmp_errors_and_fragments_follow_the_flow),
 		cmocka_unit_test(test_no_route_no_neighbour_and_gateway_mac),

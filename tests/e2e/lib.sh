@@ -400,4 +400,10 @@ e2e_dump_logs() {
 		echo "--- $f (last 30 lines)"
 		tail -n 30 "$E2E_DIR/$f" 2>/dev/null
 	done
+	# Health transitions from the whole run: a backend marked down by
+	# lbd while its server ran explains broken connections by itself.
+	if [ -f "$E2E_DIR/lbd.log" ] && grep -q " is DOWN" "$E2E_DIR/lbd.log"; then
+		echo "--- lbd.log: health transitions"
+		grep -E " is (DOWN|UP)" "$E2E_DIR/lbd.log"
+	fi
 }

@@ -105,6 +105,8 @@ dataplane = {
     mbufs = 8191;
     mbuf_cache = 128;
     control_socket = "$MEMIF_DIR/lb-dpdk.sock";
+    # This run's own: never the machine's /run/fulcrum/lb-dpdk.flows.
+    flow_state_file = "$MEMIF_DIR/lb-dpdk.flows";
     idle_sleep_us = ${MEMIF_IDLE_SLEEP_US:-20};
     ports = ( { name = "edge0"; mtu = 1600; addresses = [ "10.99.2.2/24", "fd99:2::2/64" ];
                 device = "net_memif0,role=server,socket=$MEMIF_SOCK,socket-abstract=no"; } );
@@ -156,11 +158,10 @@ memif_generations_above() { [ "$(memif_generations)" -gt "$1" ]; }
 # Waits for lbd to report one more generation than $1 (20 s at most).
 memif_generation_after() { wait_for 20 memif_generations_above "$1"; }
 
-# Runs lbgen as the memif client on CPU 0: $1 names the run (its JSON and
-# log in MEMIF_DIR), the rest are lbgen's options. Prints lbgen's last lines
-# when it fails.
-memif_lbgen_run() {
-	local name=$1 mem zc="" rc
+# Execs lbgen as the memif client on CPU 0: $1 names the run (its JSON and
+# log in MEMIF_DIR), the rest are lbgen's options.
+memif_lbgen_exec() {
+	local name=$1 mem zc=""
 	shift
 	mem=$(memif_eal_mem 256)
 	if [ "${MEMIF_ZERO_COPY:-no}" = yes ]; then
@@ -168,13 +169,27 @@ memif_lbgen_run() {
 		mem="$mem --single-file-segments"
 	fi
 	# shellcheck disable=SC2086 # the EAL memory options are words
-	"$BUILD/lbgen" -l 0 $mem --no-pci --file-prefix "$MEMIF_GEN_PREFIX" \
+	exec "$BUILD/lbgen" -l 0 $mem --no-pci --file-prefix "$MEMIF_GEN_PREFIX" \
 		--vdev="net_memif0,role=client,socket=$MEMIF_SOCK,socket-abstract=no,mac=$MEMIF_GEN_MAC,rsize=${MEMIF_RSIZE:-14}$zc" \
 		-- --rx-queues "${LBGEN_RXQ:-2}" -q --json "$MEMIF_DIR/$name.json" "$@" \
 		>"$MEMIF_DIR/$name.log" 2>&1
+}
+
+# Runs lbgen as memif_lbgen_exec does and waits for it. Prints lbgen's last
+# lines when it fails.
+memif_lbgen_run() {
+	local name=$1 rc
+	(memif_lbgen_exec "$@")
 	rc=$?
 	[ "$rc" -eq 0 ] || { echo "  lbgen exited $rc:"; grep -v "^EAL\|^TELEMETRY" "$MEMIF_DIR/$name.log" | tail -n 5 | sed 's/^/  /'; }
 	return $rc
+}
+
+# Starts lbgen as memif_lbgen_exec does, in the background: GEN_PID is
+# lbgen's own pid (the subshell execs it), for a signal or a wait.
+memif_lbgen_start() {
+	(memif_lbgen_exec "$@") &
+	GEN_PID=$!
 }
 
 # dpdk-testpmd in io mode as the memif server, forwarding on CPU 1, each
