@@ -147,20 +147,6 @@ static __always_inline int balancer_drop(struct balancer_counters *cnt,
 	return XDP_DROP;
 }
 
-static __always_inline void balancer_put_be16(__u8 *p, __u16 v)
-{
-	p[0] = (__u8)(v >> 8);
-	p[1] = (__u8)v;
-}
-
-static __always_inline void balancer_put_be32(__u8 *p, __u32 v)
-{
-	p[0] = (__u8)(v >> 24);
-	p[1] = (__u8)(v >> 16);
-	p[2] = (__u8)(v >> 8);
-	p[3] = (__u8)v;
-}
-
 static __always_inline __u16 balancer_csum_fold(__u64 sum)
 {
 	sum = (sum & 0xffffffffu) + (sum >> 32);
@@ -251,7 +237,7 @@ static __always_inline __u64 balancer_csum_ipv6_pseudo(const __be32 *src, const 
 {
 	__u8 tail[8] = { 0 };
 
-	balancer_put_be32(tail, len);
+	pkt_put_be32(tail, len);
 	tail[7] = next;
 	return balancer_csum_words(src, 16) + balancer_csum_words(dst, 16) +
 	       balancer_csum_words(tail, 8);
@@ -536,17 +522,17 @@ static __always_inline int balancer_encap(struct xdp_md *ctx, const struct pkt_i
 		sum += (__u16)~old_word;
 		sum += new_word;
 		inner[8] = (__u8)(new_word >> 8);
-		balancer_put_be16(inner + 10, (__u16)~balancer_csum_fold(sum));
+		pkt_put_be16(inner + 10, (__u16)~balancer_csum_fold(sum));
 		inner_id = pkt_get_be16(inner + 4);
 	}
 
 	__builtin_memcpy(out, p->dst_mac, 6);
 	__builtin_memcpy(out + 6, p->src_mac, 6);
 	if (p->has_vlan) {
-		balancer_put_be16(out + 12, PKT_ETH_P_8021Q);
-		balancer_put_be16(out + 14, p->vlan_tci);
+		pkt_put_be16(out + 12, PKT_ETH_P_8021Q);
+		pkt_put_be16(out + 14, p->vlan_tci);
 	}
-	balancer_put_be16(out + (p->has_vlan ? 16 : 12),
+	pkt_put_be16(out + (p->has_vlan ? 16 : 12),
 			  p->outer_family == FLOW_FAMILY_IPV4 ? PKT_ETH_P_IPV4 : PKT_ETH_P_IPV6);
 
 	if (p->outer_family == FLOW_FAMILY_IPV4) {
@@ -556,9 +542,9 @@ static __always_inline int balancer_encap(struct xdp_md *ctx, const struct pkt_i
 				    (info->flags & PKT_F_DF) ? 0x4000 : 0, PKT_OUTER_TTL,
 				    outer_proto, p->outer_src[0], p->outer_dst[0]);
 	} else {
-		balancer_put_be32(outer, (6u << 28) | ((__u32)info->tos << 20) |
+		pkt_put_be32(outer, (6u << 28) | ((__u32)info->tos << 20) |
 						 flow_hash_ipv6_flow_label(hash));
-		balancer_put_be16(outer + 4, (__u16)(overhead - PKT_IPV6_HLEN + info->l3_length));
+		pkt_put_be16(outer + 4, (__u16)(overhead - PKT_IPV6_HLEN + info->l3_length));
 		outer[6] = outer_proto;
 		outer[7] = PKT_OUTER_TTL;
 		__builtin_memcpy(outer + 8, p->outer_src, 16);
@@ -571,10 +557,10 @@ static __always_inline int balancer_encap(struct xdp_md *ctx, const struct pkt_i
 	if (udp + PKT_UDP_HLEN + PKT_GUE_HLEN > (__u8 *)end)
 		return PKT_DROP_NO_ROOM;
 	__u16 udp_len = PKT_UDP_HLEN + PKT_GUE_HLEN + info->l3_length;
-	balancer_put_be16(udp, flow_hash_gue_source_port(hash));
+	pkt_put_be16(udp, flow_hash_gue_source_port(hash));
 	__builtin_memcpy(udp + 2, &p->gue_port, 2);
-	balancer_put_be16(udp + 4, udp_len);
-	balancer_put_be16(udp + 6, 0);
+	pkt_put_be16(udp + 4, udp_len);
+	pkt_put_be16(udp + 6, 0);
 	udp[8] = 0; /* GUE variant 0, no options */
 	udp[9] = inner_proto;
 	udp[10] = 0;
@@ -652,11 +638,11 @@ static __always_inline int balancer_too_big(struct xdp_md *ctx, const struct pkt
 		icmp = rip + PKT_IPV4_HLEN;
 		icmp[0] = 3; /* destination unreachable */
 		icmp[1] = 4; /* fragmentation needed and DF set (RFC 1191) */
-		balancer_put_be32(icmp + 2, 0);
-		balancer_put_be16(icmp + 6, mtu);
+		pkt_put_be32(icmp + 2, 0);
+		pkt_put_be16(icmp + 6, mtu);
 	} else {
-		balancer_put_be32(rip, 6u << 28);
-		balancer_put_be16(rip + 4, (__u16)icmp_len);
+		pkt_put_be32(rip, 6u << 28);
+		pkt_put_be16(rip + 4, (__u16)icmp_len);
 		rip[6] = PKT_PROTO_ICMPV6;
 		rip[7] = PKT_OUTER_TTL;
 		__builtin_memcpy(rip + 8, info->tuple.dst_addr, 16);
@@ -664,8 +650,8 @@ static __always_inline int balancer_too_big(struct xdp_md *ctx, const struct pkt
 		icmp = rip + PKT_IPV6_HLEN;
 		icmp[0] = 2; /* packet too big */
 		icmp[1] = 0;
-		balancer_put_be16(icmp + 2, 0);
-		balancer_put_be32(icmp + 4, mtu);
+		pkt_put_be16(icmp + 2, 0);
+		pkt_put_be32(icmp + 4, mtu);
 		sum = balancer_csum_ipv6_pseudo(info->tuple.dst_addr, info->tuple.src_addr, icmp_len,
 						PKT_PROTO_ICMPV6);
 	}

@@ -547,10 +547,7 @@ static __always_inline enum pkt_encap_status pkt_encap_check(const struct pkt_in
 	return PKT_ENCAP_TOO_BIG_REPLY;
 }
 
-#ifndef __bpf__
-/* ---- Encapsulation and replies: ordinary C (pkt.c); the XDP program
- * writes the same bytes with BPF helpers (bpf/balancer.bpf.c) ---- */
-
+/* Big-endian stores, for the encapsulation here and in the XDP program. */
 static __always_inline void pkt_put_be16(__u8 *p, __u16 v)
 {
 	p[0] = (__u8)(v >> 8);
@@ -564,6 +561,10 @@ static __always_inline void pkt_put_be32(__u8 *p, __u32 v)
 	p[2] = (__u8)(v >> 8);
 	p[3] = (__u8)v;
 }
+
+#ifndef __bpf__
+/* ---- Encapsulation and replies: ordinary C (pkt.c); the XDP program
+ * writes the same bytes with BPF helpers (bpf/balancer.bpf.c) ---- */
 
 /*
  * The outer headers toward one backend as far as they are the same for
