@@ -2,14 +2,17 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """The chaos suite's accounting.
 
-  account.py LOAD_FILE EVENTS_FILE VERDICTS_FILE
+  account.py LOAD_FILE EVENTS_FILE VERDICTS_FILE [MONITOR_FILE]
 
 LOAD_FILE: one JSON record per connection (tests/chaos/load.py). EVENTS_FILE:
 one JSON line per schedule event (tests/chaos/chaos.sh): t (ms), event,
 backend, detail. Prints what was opened, completed and broken, attributes
 every broken or failed connection to what happened to its backend, and
 writes VERDICTS_FILE, one line "NAME ok|fail" per rule (README, "Chaos
-suite"):
+suite"). MONITOR_FILE: lbd's events (`lbctl monitor`); a health verdict
+"down" on a backend whose server ran is named beside the violations it
+explains (a false DOWN: checks timing out on a starved machine), which stay
+violations:
 
   long_broken, short_broken  a connection that broke after its backend
       greeted it is allowed only if that backend's server was killed, or the
@@ -71,6 +74,21 @@ def main():
     for kind, t in down_since.items():
         restarts.append(("lb-dpdk" if kind == "lb-stop" else "lbd", t, t_stop))
 
+    # Health verdicts "down" that lbd gave while the backend's server ran.
+    false_downs = {}  # backend -> [(t, reason)]
+    if len(sys.argv) > 4:
+        server = {}  # backend -> [(t, "kill"|"revive")]
+        for e in events:
+            if e["event"] in ("kill", "revive"):
+                server.setdefault(e["backend"], []).append((e["t"], e["event"]))
+        for m in load(sys.argv[4]):
+            if m.get("event") != "health" or m.get("health") != "down" or m.get("vip") != "web":
+                continue
+            b, t = m["backend"], m["time_ms"]
+            last = [k for ts, k in server.get(b, []) if ts <= t]
+            if not last or last[-1] == "revive":
+                false_downs.setdefault(b, []).append((t, m.get("reason", "")))
+
     def overlaps(lo, hi, a, b):
         return lo <= b + SLACK_MS and a <= hi + SLACK_MS
 
@@ -84,11 +102,18 @@ def main():
             for t, why in lst:
                 if r["open_ms"] - SLACK_MS <= t <= r["end_ms"] + SLACK_MS:
                     out.append("%s: %s at %s" % (b, why.split(" ", 1)[1], rel(t)))
+        for t, why in false_downs.get(r["backend"], []):
+            if r["open_ms"] - SLACK_MS <= t <= r["end_ms"] + SLACK_MS:
+                out.append("%s: marked down by lbd at %s, its server running (%s)" % (
+                    r["backend"], rel(t), why))
         return "; ".join(out) or "no event"
 
     verdicts = {}
     bad_all = []
     print("chaos: accounting (times from the start of the load)")
+    for b, lst in sorted(false_downs.items()):
+        for t, why in lst:
+            print("  lbd marked %s down at %s while its server ran: %s" % (b, rel(t), why))
     for kind in ("long", "short"):
         rs = [r for r in records if r["kind"] == kind]
         opened = [r for r in rs if r["backend"] is not None]

@@ -346,6 +346,19 @@ all_up() {
 check "lb-dpdk and lbd started; b1..b3 up and in web's table (b4 waits to be added)" \
 	wait_for 30 all_up
 
+# lbd's events (health verdicts above all), one JSON line each with its
+# time, across lbd's deaths: account.py names a backend lbd marked down
+# while its server ran.
+chaos_monitor() {
+	while [ ! -f "$E2E_DIR/stop" ]; do
+		$LBCTL monitor >>"$E2E_DIR/monitor.jsonl" 2>/dev/null
+		sleep 0.2
+	done
+}
+: >"$E2E_DIR/monitor.jsonl"
+chaos_monitor &
+MONITOR_LOOP=$!
+
 START_MS=$(now_ms)
 ns cl $PY "$CHAOS_HOME/load.py" "$VIP4" 80 "$E2E_DIR/load.jsonl" "$E2E_DIR/stop" \
 	--streams "$CHAOS_STREAMS" --rate "$CHAOS_RATE" --timeout "$LOAD_TIMEOUT_S" \
@@ -382,7 +395,11 @@ wait_for 60 test -f "$E2E_DIR/load.jsonl"
 # ---- the verdicts ------------------------------------------------------------------
 check "every event settled within its bound ($n_events events; detection bound $DETECT_BOUND_MS ms)" \
 	test "$EVENT_FAILURES" -eq 0
-$PY "$CHAOS_HOME/account.py" "$E2E_DIR/load.jsonl" "$EVENTS" "$E2E_DIR/verdicts"
+# The monitor loop ends at its next turn; lbctl, at the end of its stream.
+pkill -f "lbctl -s $E2E_DIR/lbd.sock monitor" 2>/dev/null
+wait "$MONITOR_LOOP" 2>/dev/null
+$PY "$CHAOS_HOME/account.py" "$E2E_DIR/load.jsonl" "$EVENTS" "$E2E_DIR/verdicts" \
+	"$E2E_DIR/monitor.jsonl"
 verdict() { grep -qx "$1 ok" "$E2E_DIR/verdicts"; }
 check "long-lived connections: none broke whose backend's server stayed up and which stayed in the pool" \
 	verdict long_broken

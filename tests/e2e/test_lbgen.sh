@@ -259,8 +259,10 @@ EOF
 check "--replay: the capture's 30 flows numbered, probed, none moved" replay_flows
 
 # --- a short no-drop-rate search -------------------------------------------------------
-# From a rate one lcore of lbgen cannot send here: the search must come down.
-memif_lbgen_run ndr --ndr --rate 4M --duration 1 --ndr-resolution 250k --ndr-loss 0.001 --proto udp \
+# From a rate one lcore of lbgen cannot send over memif on any machine of
+# this kind (4 Mpps once passed in a quiet CI run): the search must come
+# down.
+memif_lbgen_run ndr --ndr --rate 40M --duration 1 --ndr-resolution 1M --ndr-loss 0.001 --proto udp \
 	--src 10.1.0.1-10.1.0.50 --src-port 40000-40099 --vip "$VIP4" --vip-port 53 \
 	--backends "$B4"
 ndr_consistent() {
@@ -276,15 +278,15 @@ for t in trials:
 print("  no-drop rate %.0f pps" % n["pps"])
 passed = [t["rate_pps"] for t in trials if t["passed"]]
 failed = [t["rate_pps"] for t in trials if not t["passed"]]
-ok = (len(trials) >= 2 and trials[0]["rate_pps"] == 4e6 and n["loss_threshold"] == 0.001 and
+ok = (len(trials) >= 2 and trials[0]["rate_pps"] == 40e6 and n["loss_threshold"] == 0.001 and
       all((t["loss_ratio"] <= 0.001 and t["tx_pps"] >= 0.99 * t["rate_pps"]) == t["passed"]
           for t in trials) and
       n["pps"] == (max(passed) if passed else 0) and failed and
-      min(failed) - n["pps"] <= 250e3 and r["unknown_backend"] == 0 and r["flows_moved"] == 0)
+      min(failed) - n["pps"] <= 1e6 and r["unknown_backend"] == 0 and r["flows_moved"] == 0)
 sys.exit(0 if ok else 1)
 EOF
 }
-check "--ndr: binary search down from 4 Mpps to 250 kpps, each verdict from loss and rate sent" \
+check "--ndr: binary search down from 40 Mpps to 1 Mpps, each verdict from loss and rate sent" \
 	ndr_consistent
 
 # --- dpdk-testpmd in io mode: frames come back as sent ---------------------------------
