@@ -69,8 +69,14 @@ print("d_flows=%d" % (b["flows"] - a["flows"]))
 print("new_flows=%s flows=%d" % (b.get("new_flows", "-"), b["flows"]))
 EOF
 }
-show_deltas() {
-	echo "  counters: $(tr '\n' ' ' <<<"$1")"
+# Takes the counters into $2 and sets d_NAME to each one's rise since $1,
+# printing them.
+take_deltas() {
+	local d
+	stats >"$2"
+	d=$(deltas "$1" "$2")
+	echo "  counters: $(tr '\n' ' ' <<<"$d")"
+	eval "$(grep '^d_' <<<"$d")"
 }
 
 # One `lbctl -j lookup web CLIENT:PORT` per local port of the client's
@@ -151,10 +157,7 @@ else
 	done
 fi
 sleep 1
-stats >"$E2E_DIR/s1.json"
-d=$(deltas "$E2E_DIR/s0.json" "$E2E_DIR/s1.json")
-show_deltas "$d"
-eval "$(grep '^d_' <<<"$d")"
+take_deltas "$E2E_DIR/s0.json" "$E2E_DIR/s1.json"
 if [ "$E2E_MODE" = dpdk ]; then
 	check "$PAIRS two-packet flows overflowed the flow table (flows evicted: $d_flow_evicted)" \
 		test "$d_flow_evicted" -gt 0
@@ -200,10 +203,7 @@ lb0_rx=$(ns lb cat /sys/class/net/lb0/statistics/rx_packets)
 ns cl $PY "$FLOOD" syn "$VIP4" 80 "$SYNS" 2 "$SYN_RATE" >"$E2E_DIR/syns.json"
 echo "  flood: $(cat "$E2E_DIR/syns.json")"
 sleep 1
-stats >"$E2E_DIR/s3.json"
-d=$(deltas "$E2E_DIR/s2.json" "$E2E_DIR/s3.json")
-show_deltas "$d"
-eval "$(grep '^d_' <<<"$d")"
+take_deltas "$E2E_DIR/s2.json" "$E2E_DIR/s3.json"
 if [ "$E2E_MODE" = dpdk ]; then
 	check "the SYN flood evicted no established flow (flow_evicted +$d_flow_evicted)" \
 		test "$d_flow_evicted" -eq 0
